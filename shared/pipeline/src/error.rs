@@ -1,0 +1,54 @@
+//! What can stop a pipeline run. Bad *records* are not errors: they are rejections, counted in
+//! the report. A [`PipelineError`] means the run itself could not finish.
+
+use std::any::Any;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot read input {}: {source}", path.display())]
+    ReadInput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write output {}: {source}", path.display())]
+    WriteOutput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the {runtime} runtime: {source}")]
+    Runtime {
+        runtime: &'static str,
+        source: std::io::Error,
+    },
+    #[error("stage `{stage}` panicked: {message}")]
+    StagePanicked {
+        stage: &'static str,
+        message: String,
+    },
+    /// A stage could not hand its output on because the next stage had already stopped. This is
+    /// a symptom; [`crate::StageResults::into_report`] reports the downstream cause instead
+    /// whenever there is one.
+    #[error("stage `{stage}` stopped early: the next stage is gone")]
+    ChannelClosed { stage: &'static str },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl PipelineError {
+    /// The error a stage reports when its downstream channel is closed.
+    pub fn closed(stage: &'static str) -> Self {
+        PipelineError::ChannelClosed { stage }
+    }
+}
+
+/// The message inside a panic payload (`&str` or `String`), or a placeholder.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic payload that is not a string)".to_owned()
+    }
+}

@@ -1,0 +1,121 @@
+//! What flows between stages, and how the stages' results become one [`Report`] or one error.
+
+use crate::config::Config;
+use crate::error::PipelineError;
+use crate::input::Input;
+use crate::reading::{Reading, Rejection, parse_batch};
+use crate::registry::{EnrichedReading, enrich_batch};
+use crate::report::Report;
+use crate::window::{Aggregator, Tally, WindowSummary};
+
+/// Parse stage output: a reading, or why the line was rejected.
+pub type Parsed = Result<Reading, Rejection>;
+/// Enrich stage output: a calibrated reading with its site, or why it was rejected. Rejections
+/// travel down the pipeline with the records, so nothing is dropped on the way to the report.
+pub type Enriched = Result<EnrichedReading, Rejection>;
+
+/// What each stage returned when it was joined, in pipeline order.
+#[derive(Debug)]
+pub struct StageResults {
+    /// Lines read.
+    pub source: Result<u64, PipelineError>,
+    pub parse: Result<(), PipelineError>,
+    pub enrich: Result<(), PipelineError>,
+    /// Counts, digest and rejections.
+    pub aggregate: Result<Tally, PipelineError>,
+    /// The windows the sink wrote.
+    pub sink: Result<Vec<WindowSummary>, PipelineError>,
+}
+
+impl StageResults {
+    /// The report, or the error that explains the failure.
+    ///
+    /// When one stage fails, the stage upstream of it usually fails too, with
+    /// [`PipelineError::ChannelClosed`]: that is a symptom. The cause — the first error that is
+    /// not `ChannelClosed`, in pipeline order — is the one returned.
+    pub fn into_report(self) -> Result<Report, PipelineError> {
+        match (
+            self.source,
+            self.parse,
+            self.enrich,
+            self.aggregate,
+            self.sink,
+        ) {
+            (Ok(lines_read), Ok(()), Ok(()), Ok(tally), Ok(windows)) => {
+                Ok(Report::new(lines_read, tally, windows))
+            }
+            (source, parse, enrich, aggregate, sink) => {
+                let errors = [
+                    source.err(),
+                    parse.err(),
+                    enrich.err(),
+                    aggregate.err(),
+                    sink.err(),
+                ];
+                let (symptoms, causes): (Vec<_>, Vec<_>) = errors
+                    .into_iter()
+                    .flatten()
+                    .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
+                Err(causes
+                    .into_iter()
+                    .chain(symptoms)
+                    .next()
+                    .expect("at least one stage failed"))
+            }
+        }
+    }
+}
+
+/// The whole pipeline in one thread, one stage after the other, with no channels: the
+/// reference the property tests use. Not a variant: it shows what the stages compute, not how
+/// they run concurrently.
+pub fn run_sequential(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+    cfg.validate()?;
+    let mut sink = cfg.sink.open()?;
+    let mut lines_read = 0;
+    let mut aggregator = Aggregator::new();
+    for batch in input.batches(cfg.batch_size) {
+        lines_read += batch.len() as u64;
+        cfg.progress.add(batch.len());
+        aggregator.add_batch(enrich_batch(&*cfg.registry, parse_batch(batch)));
+    }
+    let (windows, tally) = aggregator.finish();
+    for window in &windows {
+        sink.write(window)?;
+    }
+    sink.finish()?;
+    Ok(Report::new(lines_read, tally, windows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_wins_over_its_symptoms() {
+        let results = StageResults {
+            source: Err(PipelineError::closed("source")),
+            parse: Err(PipelineError::closed("parse")),
+            enrich: Ok(()),
+            aggregate: Ok(Tally::default()),
+            sink: Err(PipelineError::StagePanicked {
+                stage: "sink",
+                message: "disk on fire".into(),
+            }),
+        };
+        let err = results.into_report().unwrap_err();
+        assert_eq!(err.to_string(), "stage `sink` panicked: disk on fire");
+    }
+
+    #[test]
+    fn all_ok_is_a_report() {
+        let results = StageResults {
+            source: Ok(0),
+            parse: Ok(()),
+            enrich: Ok(()),
+            aggregate: Ok(Tally::default()),
+            sink: Ok(vec![]),
+        };
+        assert!(results.into_report().unwrap().is_balanced());
+    }
+}

@@ -1,0 +1,13 @@
+//! What every concurrent test and demo in the workspace uses:
+//!
+//! - [`deadline`]: run a closure on its own thread and get back `Finished`, `Hung` or
+//!   `Panicked` within a deadline, so no test and no broken demo can hang a session or CI;
+//! - [`compare`]: check that every variant's report equals the reference, with a failure message
+//!   that names the variant and shows the first lines that differ.
+#![forbid(unsafe_code)]
+
+pub mod compare;
+pub mod deadline;
+
+pub use compare::{assert_variants_agree, compare_reports};
+pub use deadline::{Outcome, TEST_DEADLINE, run_with_deadline};
