@@ -1,1 +1,44 @@
+//! # Chapter 1 — baseline: one pipeline, four ways
+//!
+//! The same five-stage pipeline,
+//!
+//! ```text
+//! source ─▶ parse ─▶ enrich ─▶ aggregate ─▶ sink
+//! ```
+//!
+//! written four times, as siblings: every file has the same functions in the same order
+//! (`run`, `run_async` for the async ones, then the stages `source`, `parse`, `enrich`,
+//! `aggregate`, `sink`, then `join`). Each stage is its own thread or task, and stages talk
+//! through *bounded* channels of capacity [`pipeline::Config::channel_capacity`]. What a stage
+//! computes comes from the shared [`pipeline`] crate, so diffing two variants shows only the
+//! concurrency model changing:
+//!
+//! | variant | file | stages run on | channels |
+//! |---|---|---|---|
+//! | sync | `variants/sync.rs` | one OS thread each, `thread::scope` | `std::sync::mpsc::sync_channel` |
+//! | tokio | `variants/tokio_rt.rs` | tasks on a multi-thread runtime | `tokio::sync::mpsc::channel` |
+//! | async-std | `variants/async_std_rt.rs` | tasks on the global executor | `async_std::channel::bounded` |
+//! | smol | `variants/smol_rt.rs` | tasks on an `Executor` we drive | `smol::channel::bounded` |
+//!
+//! The identical-output test (`tests/identical_output.rs`) runs all four on several datasets and
+//! requires byte-identical reports.
 #![forbid(unsafe_code)]
+
+pub mod variants {
+    pub mod async_std_rt;
+    pub mod smol_rt;
+    pub mod sync;
+    pub mod tokio_rt;
+}
+
+use pipeline::{RunFn, Variant};
+
+// ANCHOR: variants
+/// The chapter's variants, in the canonical order. Tests, the tour and the bench loop over this.
+pub const VARIANTS: [(Variant, RunFn); 4] = [
+    (Variant::Sync, variants::sync::run),
+    (Variant::Tokio, variants::tokio_rt::run),
+    (Variant::AsyncStd, variants::async_std_rt::run),
+    (Variant::Smol, variants::smol_rt::run),
+];
+// ANCHOR_END: variants

@@ -51,7 +51,9 @@ impl Config {
             ));
         }
         if self.batch_size == 0 {
-            return Err(PipelineError::Config("batch_size must be at least 1".into()));
+            return Err(PipelineError::Config(
+                "batch_size must be at least 1".into(),
+            ));
         }
         if self.worker_threads == 0 {
             return Err(PipelineError::Config(

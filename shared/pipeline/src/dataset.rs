@@ -168,33 +168,33 @@ impl Dataset {
 
 fn extremes() -> String {
     let mut lines: Vec<String> = [
-        "s-0000,0,-1000000",                     // both range limits, at the epoch
-        "s-0000,0,1000000",                      //
-        "s-0000,59,-0",                          // negative zero, last second of window 0
-        "s-0000,60,0",                           // first second of the next window
-        "s-0001,4102444799,1e-300",              // last accepted second, tiny values
-        "s-0001,4102444799,-1e-300",             //
-        "s-0002,4102444740,999999.999",          //
-        "  s-0003  ,  120  ,  7.25  ",           // spaces around fields are fine
-        "s-0999,120,1",                          // last sensor of the fleet
-        "s-0002,-1,5",                           // timestamp before the epoch
-        "s-0002,4102444800,5",                   // one second too late
-        "s-0002,9223372036854775808,5",          // does not fit in i64
-        "s-0002,12e3,5",                         // not an integer
-        "s-0003,60,1000000.001",                 // just out of range
-        "s-0003,60,-1e309",                      // parses to -inf
-        "s-0003,60,NaN",                         //
-        "s-0003,60,0x10",                        // not a decimal number
-        "s-1000,120,1",                          // just outside the fleet
-        "s-ü,1,1",                               // not ASCII
+        "s-0000,0,-1000000",                        // both range limits, at the epoch
+        "s-0000,0,1000000",                         //
+        "s-0000,59,-0",                             // negative zero, last second of window 0
+        "s-0000,60,0",                              // first second of the next window
+        "s-0001,4102444799,1e-300",                 // last accepted second, tiny values
+        "s-0001,4102444799,-1e-300",                //
+        "s-0002,4102444740,999999.999",             //
+        "  s-0003  ,  120  ,  7.25  ",              // spaces around fields are fine
+        "s-0999,120,1",                             // last sensor of the fleet
+        "s-0002,-1,5",                              // timestamp before the epoch
+        "s-0002,4102444800,5",                      // one second too late
+        "s-0002,9223372036854775808,5",             // does not fit in i64
+        "s-0002,12e3,5",                            // not an integer
+        "s-0003,60,1000000.001",                    // just out of range
+        "s-0003,60,-1e309",                         // parses to -inf
+        "s-0003,60,NaN",                            //
+        "s-0003,60,0x10",                           // not a decimal number
+        "s-1000,120,1",                             // just outside the fleet
+        "s-ü,1,1",                                  // not ASCII
         "sensor-with-a-very-long-name-over-32,1,1", // too long
-        "s-0004,120,7.5,extra",                  // four fields
-        "s-0004",                                // one field
-        "",                                      // empty line
-        "\t",                                    // blank line
-        ",,",                                    // empty sensor id
-        "s-0004,120,7.5",                        // a duplicate line is a second reading
-        "s-0004,120,7.5",                        //
+        "s-0004,120,7.5,extra",                     // four fields
+        "s-0004",                                   // one field
+        "",                                         // empty line
+        "\t",                                       // blank line
+        ",,",                                       // empty sensor id
+        "s-0004,120,7.5",                           // a duplicate line is a second reading
+        "s-0004,120,7.5",                           //
     ]
     .iter()
     .map(|s| s.to_string())
@@ -216,7 +216,10 @@ mod tests {
             ..DatasetSpec::default()
         };
         assert_eq!(generate(&spec), generate(&spec));
-        let other = DatasetSpec { seed: 7, ..spec.clone() };
+        let other = DatasetSpec {
+            seed: 7,
+            ..spec.clone()
+        };
         assert_ne!(generate(&spec), generate(&other));
     }
 
@@ -253,7 +256,10 @@ mod tests {
             .map(|(l, _)| l)
             .collect();
         // only the unknown-sensor kind parses; the registry rejects it
-        assert!(parsed_ok.iter().all(|l| l.starts_with("s-9")), "{parsed_ok:?}");
+        assert!(
+            parsed_ok.iter().all(|l| l.starts_with("s-9")),
+            "{parsed_ok:?}"
+        );
     }
 
     #[test]

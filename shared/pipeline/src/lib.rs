@@ -38,6 +38,6 @@ pub use registry::{
 };
 pub use report::Report;
 pub use sink::{JsonLinesSink, ReportOnlySink, Sink, SinkTarget};
-pub use stages::{Enriched, Parsed, StageResults, run_sequential};
+pub use stages::{Enriched, Parsed, StageResults, joined, run_sequential};
 pub use variant::{RunFn, Variant};
 pub use window::{Aggregator, Tally, WindowSummary};

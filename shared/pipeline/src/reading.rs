@@ -60,7 +60,9 @@ impl fmt::Display for Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectReason {
     EmptyLine,
-    WrongFieldCount { found: usize },
+    WrongFieldCount {
+        found: usize,
+    },
     EmptySensorId,
     InvalidSensorId,
     TimestampNotInteger,
@@ -112,24 +114,31 @@ impl RejectReason {
     }
 }
 
+/// The reason as it reads after the field name: `timestamp: out of range (…)`.
 impl fmt::Display for RejectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RejectReason::EmptyLine => f.write_str("empty line"),
             RejectReason::WrongFieldCount { found } => {
-                write!(f, "wrong field count (found {found}, expected 3)")
+                write!(f, "{found} fields, expected 3 (sensor_id,timestamp,value)")
             }
+            RejectReason::EmptySensorId => f.write_str("empty"),
             RejectReason::InvalidSensorId => write!(
                 f,
-                "invalid sensor id (ASCII letters, digits, '-' and '_', at most {MAX_SENSOR_ID_LEN})"
+                "not a sensor id (ASCII letters, digits, '-' and '_', at most {MAX_SENSOR_ID_LEN})"
             ),
-            RejectReason::TimestampOutOfRange => write!(
-                f,
-                "timestamp out of range ({MIN_TIMESTAMP}..={MAX_TIMESTAMP} seconds)"
-            ),
-            RejectReason::ValueOutOfRange => {
-                write!(f, "value out of range ({MIN_VALUE}..={MAX_VALUE})")
+            RejectReason::TimestampNotInteger => {
+                f.write_str("not an integer (seconds since the Unix epoch)")
             }
-            other => f.write_str(other.kind()),
+            RejectReason::TimestampOutOfRange => {
+                write!(f, "out of range ({MIN_TIMESTAMP}..={MAX_TIMESTAMP})")
+            }
+            RejectReason::ValueNotNumber => f.write_str("not a number"),
+            RejectReason::ValueNotFinite => f.write_str("not finite"),
+            RejectReason::ValueOutOfRange => {
+                write!(f, "out of range ({MIN_VALUE}..={MAX_VALUE})")
+            }
+            RejectReason::UnknownSensor => f.write_str("unknown to the registry"),
         }
     }
 }
@@ -170,7 +179,7 @@ impl Rejection {
     }
 }
 
-/// `line 17: timestamp: timestamp not an integer: "17000x"` — prefix it with the file name and
+/// `line 17: timestamp: not an integer (…): "17000x"` — prefix it with the file name and
 /// you have a compiler-style `file:line: ...` message.
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -191,11 +200,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Reading, Rejection> {
     let fields: Vec<&str> = text.split(',').map(str::trim).collect();
     let [sensor_id, timestamp, value] = fields[..] else {
         let found = fields.len();
-        return reject(
-            Field::Record,
-            RejectReason::WrongFieldCount { found },
-            text,
-        );
+        return reject(Field::Record, RejectReason::WrongFieldCount { found }, text);
     };
 
     if sensor_id.is_empty() {
@@ -216,7 +221,12 @@ pub fn parse_line(line: u64, text: &str) -> Result<Reading, Rejection> {
             );
         }
         // An integer too large for i64 is still an integer: say "out of range", not "not one".
-        Err(e) if matches!(e.kind(), IntErrorKind::PosOverflow | IntErrorKind::NegOverflow) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
+            ) =>
+        {
             return reject(
                 Field::Timestamp,
                 RejectReason::TimestampOutOfRange,
@@ -295,7 +305,10 @@ mod tests {
         assert_eq!(reason(""), RejectReason::EmptyLine);
         assert_eq!(reason("   "), RejectReason::EmptyLine);
         assert_eq!(reason("s-1,1"), RejectReason::WrongFieldCount { found: 2 });
-        assert_eq!(reason("s-1,1,2,3"), RejectReason::WrongFieldCount { found: 4 });
+        assert_eq!(
+            reason("s-1,1,2,3"),
+            RejectReason::WrongFieldCount { found: 4 }
+        );
         assert_eq!(reason(",1,2"), RejectReason::EmptySensorId);
         assert_eq!(reason("s 1,1,2"), RejectReason::InvalidSensorId);
         assert_eq!(reason("s-ü,1,2"), RejectReason::InvalidSensorId);
@@ -306,7 +319,10 @@ mod tests {
         assert_eq!(reason("s-1,17000x,2"), RejectReason::TimestampNotInteger);
         assert_eq!(reason("s-1,1.5,2"), RejectReason::TimestampNotInteger);
         assert_eq!(reason("s-1,-1,2"), RejectReason::TimestampOutOfRange);
-        assert_eq!(reason("s-1,4102444800,2"), RejectReason::TimestampOutOfRange);
+        assert_eq!(
+            reason("s-1,4102444800,2"),
+            RejectReason::TimestampOutOfRange
+        );
         assert_eq!(
             reason("s-1,99999999999999999999,2"),
             RejectReason::TimestampOutOfRange
@@ -324,7 +340,7 @@ mod tests {
         let r = parse_line(17, "s-0001,17000x,2").unwrap_err();
         assert_eq!(
             r.to_string(),
-            r#"line 17: timestamp: timestamp not an integer: "17000x""#
+            r#"line 17: timestamp: not an integer (seconds since the Unix epoch): "17000x""#
         );
     }
 

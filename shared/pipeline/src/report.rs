@@ -223,7 +223,11 @@ mod tests {
         assert!(report.text().contains("balance          ok"));
         let lines: Vec<u64> = report.rejections().iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![98, 99, 100]);
-        assert!(report.text().ends_with(&format!("{:#018x}\n", report.checksum())));
+        assert!(
+            report
+                .text()
+                .ends_with(&format!("{:#018x}\n", report.checksum()))
+        );
     }
 
     #[test]

@@ -66,6 +66,20 @@ impl StageResults {
     }
 }
 
+/// A joined stage's result: its own `Result`, or the panic that ended it (std's
+/// `thread::Result`, which is also what `catch_unwind` gives for an async task).
+pub fn joined<T>(
+    stage: &'static str,
+    result: std::thread::Result<Result<T, PipelineError>>,
+) -> Result<T, PipelineError> {
+    result.unwrap_or_else(|payload| {
+        Err(PipelineError::StagePanicked {
+            stage,
+            message: crate::error::panic_message(&*payload),
+        })
+    })
+}
+
 /// The whole pipeline in one thread, one stage after the other, with no channels: the
 /// reference the property tests use. Not a variant: it shows what the stages compute, not how
 /// they run concurrently.

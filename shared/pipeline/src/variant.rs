@@ -72,7 +72,10 @@ impl FromStr for Variant {
             .find(|v| v.name() == s || v.name().replace('-', "_") == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
-                format!("unknown variant `{s}`; expected one of: {}", names.join(", "))
+                format!(
+                    "unknown variant `{s}`; expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -89,6 +92,11 @@ mod tests {
             assert_eq!(v.name().parse::<Variant>(), Ok(v));
         }
         assert_eq!("async_std".parse::<Variant>(), Ok(Variant::AsyncStd));
-        assert!("rayon".parse::<Variant>().unwrap_err().contains("sync, tokio"));
+        assert!(
+            "rayon"
+                .parse::<Variant>()
+                .unwrap_err()
+                .contains("sync, tokio")
+        );
     }
 }

@@ -69,10 +69,12 @@ impl Aggregator {
         match record {
             Ok(r) => {
                 self.tally.accepted += 1;
-                self.tally.accepted_digest = self
-                    .tally
-                    .accepted_digest
-                    .wrapping_add(record_hash(r.line, &r.sensor_id, r.timestamp, r.value));
+                self.tally.accepted_digest = self.tally.accepted_digest.wrapping_add(record_hash(
+                    r.line,
+                    &r.sensor_id,
+                    r.timestamp,
+                    r.value,
+                ));
                 let window_start = r.timestamp.div_euclid(WINDOW_SECS) * WINDOW_SECS;
                 self.windows
                     .entry((r.sensor_id, window_start))
@@ -123,7 +125,12 @@ impl Aggregator {
     }
 }
 
-fn summarize(sensor_id: String, site: &str, window_start: i64, mut values: Vec<f64>) -> WindowSummary {
+fn summarize(
+    sensor_id: String,
+    site: &str,
+    window_start: i64,
+    mut values: Vec<f64>,
+) -> WindowSummary {
     values.sort_by(f64::total_cmp);
     let count = values.len();
     let sum: f64 = values.iter().sum();
@@ -223,7 +230,10 @@ mod tests {
         dup.push(base[1].clone());
         assert_ne!(digest(dup), reference, "duplicated");
         assert_ne!(
-            digest(vec![rec(1, "s-0001", 0, 1.0), rec(2, "s-0001", 1, 2.0000001)]),
+            digest(vec![
+                rec(1, "s-0001", 0, 1.0),
+                rec(2, "s-0001", 1, 2.0000001)
+            ]),
             reference,
             "altered"
         );

@@ -68,13 +68,11 @@ where
 {
     let (done_tx, done_rx) = mpsc::sync_channel(1);
     let started = Instant::now();
-    let spawned = thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(work));
-            // The receiver is gone if the deadline passed first: nobody is listening, fine.
-            let _ = done_tx.send(result);
-        });
+    let spawned = thread::Builder::new().name(name.to_owned()).spawn(move || {
+        let result = catch_unwind(AssertUnwindSafe(work));
+        // The receiver is gone if the deadline passed first: nobody is listening, fine.
+        let _ = done_tx.send(result);
+    });
     if let Err(e) = spawned {
         return Outcome::Panicked(format!("could not start thread `{name}`: {e}"));
     }
@@ -104,8 +102,9 @@ mod tests {
 
     #[test]
     fn a_panic_comes_back_as_its_message() {
-        let outcome: Outcome<()> =
-            run_with_deadline("panics", Duration::from_secs(10), || panic!("sensor on fire"));
+        let outcome: Outcome<()> = run_with_deadline("panics", Duration::from_secs(10), || {
+            panic!("sensor on fire")
+        });
         assert_eq!(outcome, Outcome::Panicked("sensor on fire".into()));
     }
 
