@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ch01_baseline::VARIANTS;
 use pipeline::{
     Config, Dataset, DatasetSpec, Input, LookupError, PipelineError, Registry, Report, RunFn,
-    SensorInfo, SinkTarget, Variant,
+    SensorInfo, SinkTarget, Variant, error_chain,
 };
 use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 
@@ -42,7 +42,11 @@ fn agreed_report(input: &Input, cfg: &Config) -> Report {
         .into_iter()
         .map(|(variant, result)| {
             let report = result.unwrap_or_else(|e| {
-                panic!("the {variant} variant failed on {}: {e}", input.name())
+                panic!(
+                    "the {variant} variant failed on {}: {}",
+                    input.name(),
+                    error_chain(&e)
+                )
             });
             (variant, report)
         })
@@ -126,8 +130,8 @@ fn every_variant_writes_the_same_json_lines() {
                 sink: SinkTarget::JsonLines(path.clone()),
                 ..Config::default()
             };
-            let report =
-                run_one(variant, run, &input, &cfg).unwrap_or_else(|e| panic!("{variant}: {e}"));
+            let report = run_one(variant, run, &input, &cfg)
+                .unwrap_or_else(|e| panic!("{variant}: {}", error_chain(&e)));
             let text = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text.lines().count(), report.windows().len(), "{variant}");
             (variant, text)

@@ -6,17 +6,17 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("cannot read input {}: {source}", path.display())]
+    #[error("cannot read input {}", path.display())]
     ReadInput {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write output {}: {source}", path.display())]
+    #[error("cannot write output {}", path.display())]
     WriteOutput {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot start the {runtime} runtime: {source}")]
+    #[error("cannot start the {runtime} runtime")]
     Runtime {
         runtime: &'static str,
         source: std::io::Error,
@@ -40,6 +40,19 @@ impl PipelineError {
     pub fn closed(stage: &'static str) -> Self {
         PipelineError::ChannelClosed { stage }
     }
+}
+
+/// An error and all its causes on one line: `cannot write output x.jsonl: No such file or
+/// directory (os error 2)`. (Messages do not repeat their cause; `source()` carries it.)
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// The message inside a panic payload (`&str` or `String`), or a placeholder.

@@ -30,7 +30,7 @@ pub mod window;
 
 pub use config::{Config, Progress};
 pub use dataset::{Dataset, DatasetSpec};
-pub use error::{PipelineError, panic_message};
+pub use error::{PipelineError, error_chain, panic_message};
 pub use input::{Input, LineBatch, RawLine};
 pub use reading::{Field, Reading, RejectReason, Rejection, parse_batch, parse_line};
 pub use registry::{

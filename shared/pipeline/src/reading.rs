@@ -120,7 +120,11 @@ impl fmt::Display for RejectReason {
         match self {
             RejectReason::EmptyLine => f.write_str("empty line"),
             RejectReason::WrongFieldCount { found } => {
-                write!(f, "{found} fields, expected 3 (sensor_id,timestamp,value)")
+                let plural = if *found == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "{found} field{plural}, expected 3 (sensor_id,timestamp,value)"
+                )
             }
             RejectReason::EmptySensorId => f.write_str("empty"),
             RejectReason::InvalidSensorId => write!(

@@ -60,8 +60,7 @@ pub fn assert_variants_agree(dataset: &str, reports: &[(Variant, Report)]) {
 mod tests {
     use super::*;
     use pipeline::{
-        Aggregator, Config, DatasetSpec, Enriched, Input, enrich_batch, parse_batch,
-        run_sequential,
+        Aggregator, Config, DatasetSpec, Enriched, Input, enrich_batch, parse_batch, run_sequential,
     };
 
     /// A "variant" that runs the stages in order but tampers with the records of the first batch.
@@ -89,16 +88,23 @@ mod tests {
         let reference = run_sequential(&input, &Config::default()).unwrap();
         assert_eq!(tampered(&input, |_| {}).text(), reference.text());
         let broken = tampered(&input, tamper);
-        compare_reports("test", (Variant::Sync, &reference), (Variant::Smol, &broken))
-            .expect_err("the comparison must catch the tampering")
+        compare_reports(
+            "test",
+            (Variant::Sync, &reference),
+            (Variant::Smol, &broken),
+        )
+        .expect_err("the comparison must catch the tampering")
     }
 
     #[test]
     fn a_lost_record_is_caught_and_the_variant_named() {
         let message = check(|records| {
-            records.remove(0);
+            let _lost = records.remove(0);
         });
-        assert!(message.starts_with("variant `smol` differs from `sync`"), "{message}");
+        assert!(
+            message.starts_with("variant `smol` differs from `sync`"),
+            "{message}"
+        );
         assert!(message.contains("does not balance"), "{message}");
     }
 
@@ -116,6 +122,9 @@ mod tests {
             first.value += 1e-9;
         });
         assert!(message.contains("variant `smol`"), "{message}");
-        assert!(message.contains("-digests"), "the diff shows the digest line: {message}");
+        assert!(
+            message.contains("-digests"),
+            "the diff shows the digest line: {message}"
+        );
     }
 }

@@ -1,1 +1,153 @@
-fn main() {}
+//! `workshop`: the binary behind `cargo run --release`.
+//!
+//! - no arguments (or `tour`): every chapter, every variant, on the default dataset, with a table
+//!   of report checksums, wall times and threads, and a non-zero exit if any variant differs;
+//! - `run`: one chapter's variant on your own file;
+//! - `generate`: write a seeded dataset to try `run` on.
+#![forbid(unsafe_code)]
+
+mod chapters;
+mod measure;
+mod run;
+mod text;
+mod tour;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pipeline::{DatasetSpec, Variant};
+
+#[derive(Parser)]
+#[command(
+    name = "workshop",
+    about = "One data pipeline, four ways: sync threads, tokio, async-std and smol side by side.",
+    after_help = "With no command, runs the tour. The book: `mdbook serve book`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every chapter's four variants on the default dataset and compare their reports.
+    Tour {
+        #[command(flatten)]
+        dataset: DatasetArgs,
+        /// Runs per variant; the table shows the median wall time.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
+        repeat: u16,
+    },
+    /// Run one chapter's pipeline on your own file of `sensor_id,timestamp,value` lines.
+    Run {
+        /// Chapter number (see the tour for the ones that exist).
+        #[arg(long, default_value_t = 1)]
+        chapter: u32,
+        /// sync, tokio, async-std or smol.
+        #[arg(long, default_value = "sync", value_parser = parse_variant)]
+        variant: Variant,
+        /// The input file.
+        #[arg(long)]
+        input: PathBuf,
+        /// Write the window aggregates here as JSON lines (replaced if it exists).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Write the report here instead of standard output.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Capacity of each channel between stages, in batches.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+        capacity: u32,
+        /// Lines per batch.
+        #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+        /// Worker threads for the tokio and smol runtimes.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: u16,
+    },
+    /// Write a seeded dataset (some lines malformed on purpose) to a file.
+    Generate {
+        /// Where to write it.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        dataset: DatasetArgs,
+    },
+}
+
+#[derive(Args)]
+struct DatasetArgs {
+    /// Lines to generate.
+    #[arg(long, default_value_t = DatasetSpec::default().lines)]
+    lines: usize,
+    /// Sensors (1 to 1000).
+    #[arg(long, default_value_t = DatasetSpec::default().sensors)]
+    sensors: u32,
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = DatasetSpec::default().seed)]
+    seed: u64,
+    /// Malformed lines per thousand (0 to 1000).
+    #[arg(long, default_value_t = DatasetSpec::default().malformed_per_mille)]
+    malformed_per_mille: u32,
+}
+
+impl DatasetArgs {
+    fn spec(&self) -> DatasetSpec {
+        DatasetSpec {
+            seed: self.seed,
+            lines: self.lines,
+            sensors: self.sensors,
+            malformed_per_mille: self.malformed_per_mille,
+            ..DatasetSpec::default()
+        }
+    }
+}
+
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => tour::tour(&tour::TourOptions {
+            spec: DatasetSpec::default(),
+            repeat: 3,
+        }),
+        Some(Command::Tour { dataset, repeat }) => tour::tour(&tour::TourOptions {
+            spec: dataset.spec(),
+            repeat: usize::from(repeat),
+        }),
+        Some(Command::Run {
+            chapter,
+            variant,
+            input,
+            output,
+            report,
+            capacity,
+            batch_size,
+            threads,
+        }) => run::run(&run::RunOptions {
+            chapter,
+            variant,
+            input,
+            output,
+            report,
+            capacity: capacity as usize,
+            batch_size: batch_size as usize,
+            threads: usize::from(threads),
+        }),
+        Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
+            output,
+            spec: dataset.spec(),
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

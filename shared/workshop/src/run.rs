@@ -1,0 +1,177 @@
+//! `run`: one chapter's variant on the reader's own file; `generate`: a dataset to try it on.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::{Config, DatasetSpec, Input, Progress, Report, SinkTarget, Variant};
+
+use crate::chapters;
+use crate::text::{group_digits, millis};
+
+/// How many rejected lines `run` lists on stderr (all are counted in the report).
+const REJECTIONS_SHOWN: usize = 10;
+
+pub struct RunOptions {
+    pub chapter: u32,
+    pub variant: Variant,
+    pub input: PathBuf,
+    pub output: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub capacity: usize,
+    pub batch_size: usize,
+    pub threads: usize,
+}
+
+pub fn run(options: &RunOptions) -> anyhow::Result<()> {
+    let chapter = chapters::find(options.chapter)?;
+    let input = Input::from_file(&options.input)?;
+    let total = input.line_count();
+    let cfg = Config {
+        channel_capacity: options.capacity,
+        batch_size: options.batch_size,
+        worker_threads: options.threads,
+        sink: options
+            .output
+            .clone()
+            .map_or(SinkTarget::ReportOnly, SinkTarget::JsonLines),
+        ..Config::default()
+    };
+    eprintln!(
+        "chapter {} ({}), {} variant: {} ({} lines)",
+        chapter.number,
+        chapter.title,
+        options.variant,
+        input.name(),
+        group_digits(total)
+    );
+
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let watcher = {
+        let progress = cfg.progress.clone();
+        thread::spawn(move || show_progress(&progress, total, &done_rx))
+    };
+    let started = Instant::now();
+    let result = chapter.run_fn(options.variant)(&input, &cfg);
+    let wall = started.elapsed();
+    drop(done_tx);
+    let _ = watcher.join();
+    let report = result.with_context(|| {
+        format!(
+            "the {} variant of chapter {} failed on {}",
+            options.variant,
+            chapter.number,
+            input.name()
+        )
+    })?;
+
+    print_rejections(&input, &report);
+    match &options.report {
+        Some(path) => std::fs::write(path, report.text())
+            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        None => print!("{report}"),
+    }
+    eprintln!(
+        "{} lines in {} ({} lines/s): {} accepted, {} rejected, {} windows{}",
+        group_digits(report.lines_read()),
+        millis(wall),
+        group_digits((report.lines_read() as f64 / wall.as_secs_f64().max(1e-9)) as u64),
+        group_digits(report.accepted()),
+        group_digits(report.rejected()),
+        group_digits(report.windows().len() as u64),
+        options
+            .output
+            .as_ref()
+            .map(|p| format!(", written to {}", p.display()))
+            .unwrap_or_default()
+    );
+    if !report.is_balanced() {
+        bail!("the report does not balance: records were lost or invented (this is a bug)");
+    }
+    Ok(())
+}
+
+/// Lists the first rejected lines as `file:line: field: reason: "text"`, like a compiler.
+fn print_rejections(input: &Input, report: &Report) {
+    for rejection in report.rejections().iter().take(REJECTIONS_SHOWN) {
+        // `Rejection` displays as "line N: ..."; make it "file:N: ...".
+        let text = rejection.to_string();
+        let rest = text
+            .split_once(": ")
+            .map_or(text.as_str(), |(_, rest)| rest);
+        eprintln!("{}:{}: {rest}", input.name(), rejection.line);
+    }
+    let more = report.rejections().len().saturating_sub(REJECTIONS_SHOWN);
+    if more > 0 {
+        eprintln!(
+            "… and {} more rejected lines (counted by reason in the report)",
+            group_digits(more as u64)
+        );
+    }
+}
+
+/// A progress bar on a terminal; a plain line every two seconds otherwise (CI logs, pipes).
+/// Quiet for runs that end within the first second.
+fn show_progress(progress: &Progress, total: u64, done: &mpsc::Receiver<()>) {
+    let interactive = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    let mut last_line = Instant::now();
+    while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(Duration::from_millis(100)) {
+        if started.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        let read = progress.lines_read();
+        if interactive {
+            let bar = bar.get_or_insert_with(|| {
+                let bar = ProgressBar::new(total);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} lines ({per_sec}, eta {eta})",
+                    )
+                    .expect("the template is valid"),
+                );
+                bar
+            });
+            bar.set_position(read);
+        } else if last_line.elapsed() >= Duration::from_secs(2) {
+            eprintln!(
+                "… read {} of {} lines",
+                group_digits(read),
+                group_digits(total)
+            );
+            last_line = Instant::now();
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
+pub struct GenerateOptions {
+    pub output: PathBuf,
+    pub spec: DatasetSpec,
+}
+
+pub fn generate(options: &GenerateOptions) -> anyhow::Result<()> {
+    if let Err(e) = options.spec.validate() {
+        bail!("invalid dataset: {e}");
+    }
+    let text = pipeline::dataset::generate(&options.spec);
+    write_new(&options.output, &text)?;
+    eprintln!(
+        "wrote {} lines to {} ({})",
+        group_digits(options.spec.lines as u64),
+        options.output.display(),
+        options.spec.name()
+    );
+    Ok(())
+}
+
+fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}

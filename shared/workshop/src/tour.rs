@@ -1,0 +1,189 @@
+//! The tour: every chapter, every variant, on the default dataset; are the reports identical?
+
+use std::time::Duration;
+
+use anyhow::bail;
+use pipeline::{Config, DatasetSpec, Input, Report, Variant, error_chain};
+use testkit::{Outcome, run_with_deadline};
+
+use crate::chapters::{CHAPTERS, Chapter};
+use crate::measure::measure;
+use crate::text::{group_digits, millis};
+
+/// Long enough for any chapter on any sane input; it exists so a hang ends the tour with a
+/// message instead of never ending.
+const RUN_DEADLINE: Duration = Duration::from_secs(300);
+
+pub struct TourOptions {
+    pub spec: DatasetSpec,
+    pub repeat: usize,
+}
+
+struct Row {
+    variant: Variant,
+    result: Result<Report, String>,
+    median_wall: Duration,
+    threads: Option<usize>,
+}
+
+pub fn tour(options: &TourOptions) -> anyhow::Result<()> {
+    if let Err(e) = options.spec.validate() {
+        bail!("invalid dataset: {e}");
+    }
+    let input = Input::generated(&options.spec);
+    println!("One pipeline, four ways — the tour");
+    println!(
+        "input: {} ({} lines); each variant runs {} time(s), wall time is the median",
+        input.name(),
+        group_digits(input.line_count()),
+        options.repeat
+    );
+    if cfg!(debug_assertions) {
+        println!("note: this is a debug build; for meaningful timings use `cargo run --release`");
+    }
+
+    let mut failures = Vec::new();
+    for chapter in CHAPTERS {
+        let rows = run_chapter(chapter, &input, options.repeat);
+        print_chapter(chapter, &rows);
+        failures.extend(check_chapter(chapter, &rows));
+    }
+
+    println!();
+    if failures.is_empty() {
+        println!("Every variant of every chapter produced a byte-identical report.");
+        println!(
+            "Next: `cargo test` proves it on more datasets; read the book with `mdbook serve book`;"
+        );
+        println!(
+            "run your own file: `cargo run --release -- run --variant tokio --input readings.csv`."
+        );
+        Ok(())
+    } else {
+        for failure in &failures {
+            eprintln!("error: {failure}");
+        }
+        bail!(
+            "{} variant(s) did not match the sync report",
+            failures.len()
+        )
+    }
+}
+
+fn run_chapter(chapter: &Chapter, input: &Input, repeat: usize) -> Vec<Row> {
+    chapter
+        .variants
+        .iter()
+        .map(|&(variant, run)| {
+            let mut walls = Vec::new();
+            let mut threads = None;
+            let mut result: Option<Result<Report, String>> = None;
+            for _ in 0..repeat.max(1) {
+                let (input, cfg) = (input.clone(), Config::default());
+                // The deadline runner's own thread is not the variant's: don't count it.
+                let measured = measure(1, || {
+                    run_with_deadline(variant.name(), RUN_DEADLINE, move || run(&input, &cfg))
+                });
+                walls.push(measured.wall);
+                threads = threads.max(measured.threads_started);
+                let this = match measured.value {
+                    Outcome::Finished(Ok(report)) => Ok(report),
+                    Outcome::Finished(Err(e)) => Err(format!("failed: {}", error_chain(&e))),
+                    other => Err(other.to_string()),
+                };
+                result = Some(match (result, this) {
+                    (None, this) => this,
+                    (Some(Ok(first)), Ok(again)) if first.text() != again.text() => {
+                        Err("two runs on the same input gave different reports".to_owned())
+                    }
+                    (Some(first @ Ok(_)), Ok(_)) => first,
+                    (Some(Err(e)), _) | (Some(Ok(_)), Err(e)) => Err(e),
+                });
+            }
+            walls.sort();
+            Row {
+                variant,
+                result: result.expect("ran at least once"),
+                median_wall: walls[walls.len() / 2],
+                threads,
+            }
+        })
+        .collect()
+}
+
+fn print_chapter(chapter: &Chapter, rows: &[Row]) {
+    println!();
+    println!(
+        "Chapter {} — {} ({})",
+        chapter.number, chapter.title, chapter.crate_dir
+    );
+    println!(
+        "  {:<10} {:<10} {:<20} {:>10} {:>12} {:>8}",
+        "variant", "identical", "report checksum", "wall time", "lines/s", "threads"
+    );
+    let reference = rows[0].result.as_ref().ok();
+    for row in rows {
+        let identical = match (&row.result, reference) {
+            (Ok(_), _) if row.variant == rows[0].variant => "reference".to_owned(),
+            (Ok(report), Some(reference)) if report.text() == reference.text() => "yes".into(),
+            (Ok(_), Some(_)) => "NO".into(),
+            (Ok(_), None) | (Err(_), _) => "—".into(),
+        };
+        let (checksum, rate) = match &row.result {
+            Ok(report) => (
+                format!("{:#018x}", report.checksum()),
+                group_digits(
+                    (report.lines_read() as f64 / row.median_wall.as_secs_f64().max(1e-9)) as u64,
+                ),
+            ),
+            Err(e) => (e.clone(), "—".into()),
+        };
+        let threads = row.threads.map_or("n/a".into(), |t| t.to_string());
+        println!(
+            "  {:<10} {:<10} {:<20} {:>10} {:>12} {:>8}",
+            row.variant.name(),
+            identical,
+            checksum,
+            millis(row.median_wall),
+            rate,
+            threads
+        );
+    }
+    if let Some(reference) = reference {
+        println!(
+            "  report: {} lines read, {} accepted, {} rejected, {} windows",
+            group_digits(reference.lines_read()),
+            group_digits(reference.accepted()),
+            group_digits(reference.rejected()),
+            group_digits(reference.windows().len() as u64)
+        );
+    }
+    println!(
+        "  threads: OS threads the run started (async-std's global executor starts once, then stays)"
+    );
+}
+
+/// One message per variant that failed or differs from the reference.
+fn check_chapter(chapter: &Chapter, rows: &[Row]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let reference = &rows[0];
+    for row in rows {
+        match (&row.result, &reference.result) {
+            (Err(e), _) => failures.push(format!(
+                "chapter {}: the {} variant {e}",
+                chapter.number, row.variant
+            )),
+            (Ok(report), Ok(expected)) => {
+                if let Err(diff) = testkit::compare_reports(
+                    "tour",
+                    (reference.variant, expected),
+                    (row.variant, report),
+                ) {
+                    failures.push(format!("chapter {}: {diff}", chapter.number));
+                }
+            }
+            (Ok(_), Err(_)) => {} // the reference's own failure is reported once, above
+        }
+    }
+    failures
+}

@@ -1,0 +1,131 @@
+//! The workshop binary as a newcomer meets it: exit codes and messages, not internals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use testkit::{TEST_DEADLINE, run_with_deadline};
+
+fn workshop(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let what = format!("`workshop {}`", args.join(" "));
+    run_with_deadline("workshop", TEST_DEADLINE, move || {
+        Command::new(env!("CARGO_BIN_EXE_workshop"))
+            .args(&args)
+            .output()
+            .expect("the workshop binary starts")
+    })
+    .expect_finished(&what)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch folder for one test, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("workshop-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_tour_checks_every_variant_and_exits_zero() {
+    let out = workshop(&["tour", "--lines", "3000", "--repeat", "1"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for variant in ["sync", "tokio", "async-std", "smol"] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(variant)),
+            "no row for {variant}:\n{stdout}"
+        );
+    }
+    assert_eq!(stdout.matches(" yes ").count(), 3, "{stdout}");
+    assert!(stdout.contains("byte-identical"), "{stdout}");
+}
+
+#[test]
+fn generate_then_run_accounts_for_every_line() {
+    let scratch = Scratch::new("run");
+    let (input, output) = (scratch.path("readings.csv"), scratch.path("windows.jsonl"));
+    let generated = workshop(&[
+        "generate", "--output", &input, "--lines", "2000", "--seed", "9",
+    ]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+
+    let run = workshop(&[
+        "run",
+        "--variant",
+        "smol",
+        "--input",
+        &input,
+        "--output",
+        &output,
+    ]);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(run.status.success(), "{stderr}");
+    assert!(stdout.contains("lines read       2000"), "{stdout}");
+    assert!(stdout.contains("balance          ok"), "{stdout}");
+    // rejected lines are listed compiler-style, file:line first
+    assert!(stderr.contains(&format!("{input}:")), "{stderr}");
+    let windows = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("windows          "))
+        .expect("the report counts windows");
+    let written = std::fs::read_to_string(Path::new(&output)).unwrap();
+    assert_eq!(written.lines().count().to_string(), windows);
+}
+
+#[test]
+fn a_missing_input_is_a_clear_error() {
+    let out = workshop(&["run", "--input", "/no/such/readings.csv"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: cannot read input /no/such/readings.csv: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn an_unwritable_output_is_a_clear_error() {
+    let scratch = Scratch::new("unwritable");
+    let input = scratch.path("readings.csv");
+    std::fs::write(&input, "s-0001,1700000000,1.5\n").unwrap();
+    let out = workshop(&["run", "--input", &input, "--output", "/no/such/dir/w.jsonl"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot write output /no/such/dir/w.jsonl: No such file or directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_explained() {
+    let out = workshop(&["run", "--variant", "rayon", "--input", "x.csv"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("expected one of: sync, tokio, async-std, smol"),
+        "{stderr}"
+    );
+
+    let out = workshop(&["run", "--chapter", "99", "--input", "x.csv"]);
+    assert!(text(&out.stderr).contains("there is no chapter 99 yet; available: 1"));
+
+    let out = workshop(&["generate", "--output", "x.csv", "--sensors", "0"]);
+    assert!(text(&out.stderr).contains("sensors must be between 1 and 1000"));
+}
