@@ -36,6 +36,7 @@ fn run_all(input: &Input, cfg: &Config) -> Vec<(Variant, Result<Report, Pipeline
         .collect()
 }
 
+// ANCHOR: agreed_report
 /// Runs every variant, requires success, a balanced report and byte-identical reports.
 fn agreed_report(input: &Input, cfg: &Config) -> Report {
     let reports: Vec<(Variant, Report)> = run_all(input, cfg)
@@ -59,13 +60,16 @@ fn agreed_report(input: &Input, cfg: &Config) -> Report {
     );
     reference.clone()
 }
+// ANCHOR_END: agreed_report
 
+// ANCHOR: default_dataset
 #[test]
 fn default_dataset() {
     let report = agreed_report(&Input::dataset(Dataset::Default), &Config::default());
     assert_eq!(report.lines_read(), 50_000);
     insta::assert_snapshot!("default", report.text());
 }
+// ANCHOR_END: default_dataset
 
 #[test]
 fn empty_input() {

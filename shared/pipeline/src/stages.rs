@@ -27,6 +27,7 @@ pub struct StageResults {
     pub sink: Result<Vec<WindowSummary>, PipelineError>,
 }
 
+// ANCHOR: into_report
 impl StageResults {
     /// The report, or the error that explains the failure.
     ///
@@ -65,6 +66,7 @@ impl StageResults {
         }
     }
 }
+// ANCHOR_END: into_report
 
 /// A joined stage's result: its own `Result`, or the panic that ended it (std's
 /// `thread::Result`, which is also what `catch_unwind` gives for an async task).
