@@ -31,6 +31,12 @@ pub enum PipelineError {
     /// whenever there is one.
     #[error("stage `{stage}` stopped early: the next stage is gone")]
     ChannelClosed { stage: &'static str },
+    /// A stage gave up waiting (an in-runtime timeout fired).
+    #[error("stage `{stage}` timed out after {after:?}")]
+    TimedOut {
+        stage: &'static str,
+        after: std::time::Duration,
+    },
     #[error("invalid configuration: {0}")]
     Config(String),
 }

@@ -35,9 +35,10 @@ pub use input::{Input, LineBatch, RawLine};
 pub use reading::{Field, Reading, RejectReason, Rejection, parse_batch, parse_line};
 pub use registry::{
     EnrichedReading, FleetRegistry, LookupError, Registry, SensorInfo, enrich, enrich_batch,
+    enrich_with,
 };
 pub use report::Report;
 pub use sink::{JsonLinesSink, ReportOnlySink, Sink, SinkTarget};
-pub use stages::{Enriched, Parsed, StageResults, joined, run_sequential};
+pub use stages::{Enriched, Parsed, StageResults, finish, joined, run_sequential};
 pub use variant::{RunFn, Variant};
 pub use window::{Aggregator, Tally, WindowSummary};

@@ -106,7 +106,14 @@ impl Registry for FleetRegistry {
 
 /// The enrich stage's work on one reading.
 pub fn enrich(registry: &dyn Registry, reading: Reading) -> Enriched {
-    match registry.lookup(&reading.sensor_id) {
+    let found = registry.lookup(&reading.sensor_id);
+    enrich_with(reading, found)
+}
+
+/// Enriches a reading with a look-up result obtained elsewhere (a cache, an async registry, a
+/// cache-owner task): the same calibration and the same rejection as [`enrich`].
+pub fn enrich_with(reading: Reading, found: Result<SensorInfo, LookupError>) -> Enriched {
+    match found {
         Ok(info) => Ok(EnrichedReading {
             line: reading.line,
             site: info.site,

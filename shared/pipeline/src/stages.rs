@@ -87,7 +87,8 @@ pub fn joined<T>(
 /// they run concurrently.
 pub fn run_sequential(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
     cfg.validate()?;
-    let mut sink = cfg.sink.open()?;
+    // Open the sink first, so an unwritable output fails before any work is done.
+    let sink = cfg.sink.open()?;
     let mut lines_read = 0;
     let mut aggregator = Aggregator::new();
     for batch in input.batches(cfg.batch_size) {
@@ -95,6 +96,16 @@ pub fn run_sequential(input: &Input, cfg: &Config) -> Result<Report, PipelineErr
         cfg.progress.add(batch.len());
         aggregator.add_batch(enrich_batch(&*cfg.registry, parse_batch(batch)));
     }
+    finish(lines_read, aggregator, sink)
+}
+
+/// The end of a pipeline whose aggregation is already done: writes the windows to the sink
+/// and builds the report.
+pub fn finish(
+    lines_read: u64,
+    aggregator: Aggregator,
+    mut sink: Box<dyn crate::sink::Sink>,
+) -> Result<Report, PipelineError> {
     let (windows, tally) = aggregator.finish();
     for window in &windows {
         sink.write(window)?;

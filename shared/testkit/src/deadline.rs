@@ -66,25 +66,53 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
+    // A progress counter nobody moves: the watchdog then waits exactly for the deadline.
+    let no_progress = pipeline::Progress::default();
+    run_with_watchdog(name, &no_progress, deadline, deadline, work)
+}
+
+/// Runs `work` on a new thread and watches `progress`: the outcome is `Hung` as soon as
+/// `progress` has not moved for `stall` (or the whole run exceeds `limit`), so a deadlock is
+/// reported after `stall`, while a long run that keeps moving is left alone.
+pub fn run_with_watchdog<T, F>(
+    name: &str,
+    progress: &pipeline::Progress,
+    stall: Duration,
+    limit: Duration,
+    work: F,
+) -> Outcome<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
     let (done_tx, done_rx) = mpsc::sync_channel(1);
     let started = Instant::now();
     let spawned = thread::Builder::new().name(name.to_owned()).spawn(move || {
-        let result = catch_unwind(AssertUnwindSafe(work));
-        // The receiver is gone if the deadline passed first: nobody is listening, fine.
-        let _ = done_tx.send(result);
+        let _ = done_tx.send(catch_unwind(AssertUnwindSafe(work)));
     });
     if let Err(e) = spawned {
         return Outcome::Panicked(format!("could not start thread `{name}`: {e}"));
     }
-    match done_rx.recv_timeout(deadline) {
-        Ok(Ok(value)) => Outcome::Finished(value),
-        Ok(Err(payload)) => Outcome::Panicked(pipeline::panic_message(&*payload)),
-        Err(mpsc::RecvTimeoutError::Timeout) => Outcome::Hung {
-            after: started.elapsed(),
-        },
-        // The thread ended without sending: only possible if it was torn down mid-way.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Outcome::Panicked(format!("thread `{name}` ended without a result"))
+    let tick = (stall / 10).clamp(Duration::from_millis(1), Duration::from_millis(100));
+    let (mut last_seen, mut last_change) = (progress.lines_read(), Instant::now());
+    loop {
+        match done_rx.recv_timeout(tick) {
+            Ok(Ok(value)) => return Outcome::Finished(value),
+            Ok(Err(payload)) => return Outcome::Panicked(pipeline::panic_message(&*payload)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Outcome::Panicked(format!("thread `{name}` ended without a result"));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = progress.lines_read();
+                if now != last_seen {
+                    (last_seen, last_change) = (now, Instant::now());
+                }
+                if last_change.elapsed() >= stall || started.elapsed() >= limit {
+                    return Outcome::Hung {
+                        after: started.elapsed(),
+                    };
+                }
+            }
         }
     }
 }
@@ -120,6 +148,39 @@ mod tests {
             outcome.to_string().starts_with("hung"),
             "the message says it hung: {outcome}"
         );
+    }
+
+    #[test]
+    fn the_watchdog_reports_a_stall_but_not_a_slow_run_that_moves() {
+        let progress = pipeline::Progress::default();
+        let never = Arc::new(Barrier::new(2));
+        let stuck = run_with_watchdog(
+            "stuck",
+            &progress,
+            Duration::from_millis(50),
+            Duration::from_secs(60),
+            move || never.wait(),
+        );
+        assert!(stuck.is_hung(), "{stuck}");
+
+        // Moves a little every few milliseconds and ends on its own: never called hung, because
+        // the stall limit (10 s) is far above its step; it finishes when the steps run out.
+        let moving = pipeline::Progress::default();
+        let steps = moving.clone();
+        let outcome = run_with_watchdog(
+            "moving",
+            &moving,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+            move || {
+                for _ in 0..20 {
+                    steps.add(1);
+                    thread::sleep(Duration::from_millis(2));
+                }
+                "done"
+            },
+        );
+        assert_eq!(outcome, Outcome::Finished("done"));
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //!
 //! - [`deadline`]: run a closure on its own thread and get back `Finished`, `Hung` or
 //!   `Panicked` within a deadline, so no test and no broken demo can hang a session or CI;
+//! - [`probe`]: lock probes, so a watcher can say who holds a lock and who waits for it;
 //! - [`compare`]: check that every variant's report equals the reference, with a failure message
 //!   that names the variant and shows the first lines that differ.
 #![forbid(unsafe_code)]
 
 pub mod compare;
 pub mod deadline;
+pub mod probe;
 
 pub use compare::{assert_variants_agree, compare_reports};
-pub use deadline::{Outcome, TEST_DEADLINE, run_with_deadline};
+pub use deadline::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
+pub use probe::LockProbe;
