@@ -1,8 +1,9 @@
 //! Chapter 1's proof: the four variants produce byte-identical reports.
 //!
 //! For each dataset, every variant runs under the testkit deadline (so a hang fails, it does not
-//! hang CI), every report is compared with the sync one (a difference names the variant and
-//! shows a diff), and then ONE snapshot of the agreed report is checked. One snapshot per
+//! hang CI), every report is compared with the sequential reference (`run_sequential`: the same
+//! stages, one after the other, on one thread) — a difference names the variant and shows a
+//! diff — and then ONE snapshot of the agreed report is checked. One snapshot per
 //! dataset, never one per variant: four tests sharing a snapshot name would let a divergent
 //! variant be auto-accepted.
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use ch01_baseline::VARIANTS;
 use pipeline::{
     Config, Dataset, DatasetSpec, Input, LookupError, PipelineError, Registry, Report, RunFn,
-    SensorInfo, SinkTarget, Variant, error_chain,
+    SensorInfo, SinkTarget, Variant, error_chain, run_sequential,
 };
 use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 
@@ -52,13 +53,17 @@ fn agreed_report(input: &Input, cfg: &Config) -> Report {
             (variant, report)
         })
         .collect();
-    assert_variants_agree(input.name(), &reports);
-    let (_, reference) = &reports[0];
+    let reference_cfg = Config {
+        sink: SinkTarget::ReportOnly,
+        ..cfg.clone()
+    };
+    let reference = run_sequential(input, &reference_cfg).expect("the reference run succeeds");
     assert!(
         reference.is_balanced(),
-        "the reports agree but do not balance:\n{reference}"
+        "the reference report does not balance:\n{reference}"
     );
-    reference.clone()
+    assert_variants_agree(input.name(), &reference, &reports);
+    reference
 }
 // ANCHOR_END: agreed_report
 

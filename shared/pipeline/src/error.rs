@@ -16,9 +16,10 @@ pub enum PipelineError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot start the {runtime} runtime")]
-    Runtime {
-        runtime: &'static str,
+    /// A runtime or a thread could not be started (`what`: "the tokio runtime", "a stage thread").
+    #[error("cannot start {what}")]
+    Start {
+        what: &'static str,
         source: std::io::Error,
     },
     #[error("stage `{stage}` panicked: {message}")]
@@ -26,6 +27,9 @@ pub enum PipelineError {
         stage: &'static str,
         message: String,
     },
+    /// A stage's task was cancelled before it finished (tokio reports this on join).
+    #[error("stage `{stage}` was cancelled before it finished")]
+    StageCancelled { stage: &'static str },
     /// A stage could not hand its output on because the next stage had already stopped. This is
     /// a symptom; [`crate::StageResults::into_report`] reports the downstream cause instead
     /// whenever there is one.

@@ -47,7 +47,7 @@ impl Variant {
     /// One line on what runs the pipeline in this variant.
     pub fn summary(self) -> &'static str {
         match self {
-            Variant::Sync => "std threads + std::sync::mpsc (rayon for CPU-bound stages)",
+            Variant::Sync => "std threads + std::sync::mpsc",
             Variant::Tokio => "tokio multi-thread runtime, tokio::sync channels",
             Variant::AsyncStd => {
                 "async-std global executor, async_std::channel (discontinued upstream)"

@@ -11,6 +11,6 @@ pub mod compare;
 pub mod deadline;
 pub mod probe;
 
-pub use compare::{assert_variants_agree, compare_reports};
+pub use compare::{REFERENCE, assert_variants_agree, compare_reports};
 pub use deadline::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
 pub use probe::LockProbe;

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pipeline::{DatasetSpec, Variant};
+use pipeline::{Config, DatasetSpec, Variant};
 
 #[derive(Parser)]
 #[command(
@@ -57,13 +57,16 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
         /// Capacity of each channel between stages, in batches.
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = Config::default().channel_capacity as u32,
+              value_parser = clap::value_parser!(u32).range(1..))]
         capacity: u32,
         /// Lines per batch.
-        #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = Config::default().batch_size as u32,
+              value_parser = clap::value_parser!(u32).range(1..))]
         batch_size: u32,
         /// Worker threads for the tokio and smol runtimes.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        #[arg(long, default_value_t = Config::default().worker_threads as u16,
+              value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: u16,
     },
     /// Write a seeded dataset (some lines malformed on purpose) to a file.

@@ -19,7 +19,8 @@ fn thread_count() -> Option<usize> {
     std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
 
-/// Runs `work` while a sampler thread watches the process's thread count every 200 µs.
+/// Runs `work` while a sampler thread watches the process's thread count every millisecond
+/// (often enough for threads that live as long as a run; rarely enough not to skew it).
 ///
 /// `extra_threads` are threads `work` starts that are not the variant's own (the deadline
 /// runner's): they are not counted.
@@ -31,7 +32,7 @@ pub fn measure<T>(extra_threads: usize, work: impl FnOnce() -> T) -> Measured<T>
             let mut peak = thread_count()?;
             while !stop.load(Ordering::Relaxed) {
                 peak = peak.max(thread_count()?);
-                thread::sleep(Duration::from_micros(200));
+                thread::sleep(Duration::from_millis(1));
             }
             Some(peak)
         })

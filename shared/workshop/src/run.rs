@@ -29,6 +29,12 @@ pub struct RunOptions {
 
 pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     let chapter = chapters::find(options.chapter)?;
+    // Every path is checked before any work is done, so a typo costs nothing.
+    for (flag, path) in [("--output", &options.output), ("--report", &options.report)] {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
+    }
     let input = Input::from_file(&options.input)?;
     let total = input.line_count();
     let cfg = Config {
@@ -174,4 +180,16 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<()> {
 
 fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Opens `path` for writing (creating it, not truncating it) to find out now whether the run
+/// will be able to write there.
+fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .with_context(|| format!("cannot write {flag} {}", path.display()))
 }

@@ -37,8 +37,8 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
             thread::Builder::new()
                 .name(format!("ch01-smol-worker-{n}"))
                 .spawn_scoped(s, move || smol::block_on(executor.run(stopped.recv())))
-                .map_err(|source| PipelineError::Runtime {
-                    runtime: "smol",
+                .map_err(|source| PipelineError::Start {
+                    what: "a smol executor thread",
                     source,
                 })?;
         }
@@ -162,18 +162,18 @@ async fn sink(
 // ANCHOR_END: stages
 
 // ANCHOR: join
-type StageTask<T> = Task<std::thread::Result<Result<T, PipelineError>>>;
+type StageHandle<T> = Task<std::thread::Result<Result<T, PipelineError>>>;
 
 /// Starts a stage as a task whose panic is caught, so that awaiting it cannot re-raise it.
 fn spawn<T: Send + 'static>(
     executor: &Executor<'static>,
     stage: impl Future<Output = Result<T, PipelineError>> + Send + 'static,
-) -> StageTask<T> {
+) -> StageHandle<T> {
     executor.spawn(AssertUnwindSafe(stage).catch_unwind())
 }
 
 /// Waits for a stage; a caught panic becomes an error.
-async fn join<T>(stage: &'static str, task: StageTask<T>) -> Result<T, PipelineError> {
-    joined(stage, task.await)
+async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
+    joined(stage, handle.await)
 }
 // ANCHOR_END: join

@@ -5,7 +5,9 @@
 //! The async variants cannot borrow like this: a spawned task must own what it uses (`'static`).
 //!
 //! Why `sync_channel(capacity)`: a bounded channel blocks a fast producer until its consumer
-//! catches up, so memory stays flat however large the input is (chapter 3 shows the opposite).
+//! catches up, so what is in flight between stages stays bounded however large the input is
+//! (chapter 3 shows the opposite). In this chapter the source reads the whole file up front;
+//! streaming it comes with the sources of later chapters.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -128,8 +130,8 @@ fn spawn<'scope, T: Send + 'scope>(
     thread::Builder::new()
         .name(format!("ch01-{stage}"))
         .spawn_scoped(scope, work)
-        .map_err(|source| PipelineError::Runtime {
-            runtime: "std::thread",
+        .map_err(|source| PipelineError::Start {
+            what: "a stage thread",
             source,
         })
 }

@@ -5,8 +5,10 @@
 //! blocking a thread, and spawned tasks must own what they use (`'static`), so each stage gets
 //! its own clone of the input, the registry handle and the progress counter (all cheap `Arc`s).
 //!
-//! The sink writes through a `BufWriter` from inside its task. Writes to a buffer do not block
-//! the runtime in practice; chapter 8 shows when file or CPU work must move to `spawn_blocking`.
+//! Blocking calls that remain, on purpose, to keep the baseline simple: `run_async` creates the
+//! output file, and the sink task writes through a `BufWriter` (a real `write` only every 8 KiB)
+//! and ends with an fsync. Each is short, but each blocks a worker thread while it runs; chapter 8
+//! shows what that costs and moves such work to `spawn_blocking`.
 
 use std::sync::Arc;
 
@@ -27,8 +29,8 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
         .thread_name("ch01-tokio-worker")
         .enable_all()
         .build()
-        .map_err(|source| PipelineError::Runtime {
-            runtime: "tokio",
+        .map_err(|source| PipelineError::Start {
+            what: "the tokio runtime",
             source,
         })?;
     runtime.block_on(run_async(input, cfg))
@@ -43,16 +45,16 @@ pub async fn run_async(input: &Input, cfg: &Config) -> Result<Report, PipelineEr
     let (enriched_tx, enriched_rx) = channel(cfg.channel_capacity);
     let (windows_tx, windows_rx) = channel(cfg.channel_capacity);
 
-    let source = tokio::spawn(source(
+    let source = spawn(source(
         input.clone(),
         cfg.batch_size,
         cfg.progress.clone(),
         lines_tx,
     ));
-    let parse = tokio::spawn(parse(lines_rx, parsed_tx));
-    let enrich = tokio::spawn(enrich(Arc::clone(&cfg.registry), parsed_rx, enriched_tx));
-    let aggregate = tokio::spawn(aggregate(enriched_rx, windows_tx));
-    let sink = tokio::spawn(sink(output, windows_rx));
+    let parse = spawn(parse(lines_rx, parsed_tx));
+    let enrich = spawn(enrich(Arc::clone(&cfg.registry), parsed_rx, enriched_tx));
+    let aggregate = spawn(aggregate(enriched_rx, windows_tx));
+    let sink = spawn(sink(output, windows_rx));
 
     StageResults {
         source: join("source", source).await,
@@ -143,21 +145,24 @@ async fn sink(
 // ANCHOR_END: stages
 
 // ANCHOR: join
+type StageHandle<T> = JoinHandle<Result<T, PipelineError>>;
+
+/// Starts a stage as a task. No wrapping needed: tokio catches a task's panic itself.
+fn spawn<T: Send + 'static>(
+    stage: impl Future<Output = Result<T, PipelineError>> + Send + 'static,
+) -> StageHandle<T> {
+    tokio::spawn(stage)
+}
+
 /// Waits for a stage; a panic comes back as a `JoinError` and becomes an error.
-async fn join<T>(
-    stage: &'static str,
-    handle: JoinHandle<Result<T, PipelineError>>,
-) -> Result<T, PipelineError> {
+async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
     match handle.await {
         Ok(result) => result,
         Err(e) if e.is_panic() => Err(PipelineError::StagePanicked {
             stage,
             message: panic_message(&*e.into_panic()),
         }),
-        Err(_) => Err(PipelineError::StagePanicked {
-            stage,
-            message: "the task was cancelled".into(),
-        }),
+        Err(_) => Err(PipelineError::StageCancelled { stage }),
     }
 }
 // ANCHOR_END: join
