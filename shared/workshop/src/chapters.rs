@@ -1,6 +1,7 @@
 //! The chapters the workshop knows, each with its table of variants.
 
 use pipeline::{RunFn, Variant};
+use testkit::Demo;
 
 pub struct Chapter {
     pub number: u32,
@@ -9,13 +10,36 @@ pub struct Chapter {
     pub variants: [(Variant, RunFn); 4],
 }
 
-/// Every chapter that exists so far, in order. A new chapter crate adds one line here.
-pub const CHAPTERS: &[Chapter] = &[Chapter {
-    number: 1,
-    title: "baseline: one pipeline, four ways",
-    crate_dir: "chapters/01-baseline",
-    variants: ch01_baseline::VARIANTS,
-}];
+/// Every chapter that exists so far, in order. A new chapter crate adds an entry here.
+pub const CHAPTERS: &[Chapter] = &[
+    Chapter {
+        number: 1,
+        title: "baseline: one pipeline, four ways",
+        crate_dir: "chapters/01-baseline",
+        variants: ch01_baseline::VARIANTS,
+    },
+    Chapter {
+        number: 4,
+        title: "mutex deadlocks, fixed (scoped guard)",
+        crate_dir: "chapters/04-mutex-deadlocks",
+        variants: ch04_mutex_deadlocks::VARIANTS,
+    },
+];
+
+/// Every chapter's live demos, in chapter order.
+pub const DEMOS: &[&[Demo]] = &[&ch04_mutex_deadlocks::DEMOS];
+
+/// The demo called `name`, or an error listing them all.
+pub fn find_demo(name: &str) -> anyhow::Result<&'static Demo> {
+    all_demos().find(|demo| demo.name == name).ok_or_else(|| {
+        let names: Vec<&str> = all_demos().map(|d| d.name).collect();
+        anyhow::anyhow!("there is no demo `{name}`; available: {}", names.join(", "))
+    })
+}
+
+pub fn all_demos() -> impl Iterator<Item = &'static Demo> {
+    DEMOS.iter().flat_map(|demos| demos.iter())
+}
 
 /// The chapter with this number, or an error listing the ones that exist.
 pub fn find(number: u32) -> anyhow::Result<&'static Chapter> {

@@ -3,10 +3,12 @@
 //! - no arguments (or `tour`): every chapter, every variant, on the default dataset, with a table
 //!   of report checksums, wall times and threads, and a non-zero exit if any variant differs;
 //! - `run`: one chapter's variant on your own file;
-//! - `generate`: write a seeded dataset to try `run` on.
+//! - `generate`: write a seeded dataset to try `run` on;
+//! - `demo`: a pitfall, live: the broken pipeline under a watchdog, or its fix.
 #![forbid(unsafe_code)]
 
 mod chapters;
+mod demo;
 mod measure;
 mod run;
 mod text;
@@ -68,6 +70,21 @@ enum Command {
         #[arg(long, default_value_t = Config::default().worker_threads as u16,
               value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: u16,
+    },
+    /// Show a pitfall live: the broken pipeline deadlocks (watched from outside), the fix doesn't.
+    /// Without a name, lists the demos.
+    Demo {
+        /// The demo, e.g. `guard-across-await` or `lock-order`.
+        name: Option<String>,
+        /// sync, tokio, async-std or smol.
+        #[arg(long, default_value = "tokio", value_parser = parse_variant)]
+        variant: Variant,
+        /// Run the fixed pipeline instead of the broken one.
+        #[arg(long)]
+        fixed: bool,
+        /// Seconds without progress after which the run counts as stuck.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
+        stall_secs: u64,
     },
     /// Write a seeded dataset (some lines malformed on purpose) to a file.
     Generate {
@@ -140,6 +157,17 @@ fn main() -> ExitCode {
             capacity: capacity as usize,
             batch_size: batch_size as usize,
             threads: usize::from(threads),
+        }),
+        Some(Command::Demo {
+            name,
+            variant,
+            fixed,
+            stall_secs,
+        }) => demo::demo(&demo::DemoOptions {
+            name,
+            variant,
+            fixed,
+            stall: std::time::Duration::from_secs(stall_secs),
         }),
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
             output,

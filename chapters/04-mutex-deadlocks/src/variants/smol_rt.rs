@@ -1,0 +1,421 @@
+//! Chapter 4, **smol** variant.
+//!
+//! Every pipeline here runs its workers on ONE thread (`smol::block_on`, the workers joined
+//! with `zip`): the executor where a std lock held across `.await` deadlocks every time, and so
+//! the fairest place to show that the fixes work. `smol::spawn` and `Executor::spawn` reject
+//! the broken code at compile time (the future is not `Send`: see `tests/compile_fail/`) — a
+//! protection that covers only `spawn`; a `LocalExecutor` accepts it and deadlocks like this.
+
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use futures_lite::FutureExt;
+use futures_lite::future::zip;
+use smol::Timer;
+use smol::channel::{self, Receiver, Sender};
+use smol::lock::{Barrier, Mutex as AsyncMutex};
+
+use pipeline::{
+    Aggregator, Config, Input, Parsed, PipelineError, Progress, Registry, Report, enrich_with,
+};
+use testkit::{LockProbe, Signals};
+
+use crate::Fix;
+use crate::cache::{
+    Lookup, SensorCache, SiteStats, WORKERS, Work, count_site, finish, lookup_holding_guard,
+    lookup_scoped, registry_lookup,
+};
+
+/// How long the in-runtime timeouts of the `_with_timeout` demos wait.
+pub const INNER_TIMEOUT: Duration = Duration::from_millis(200);
+
+// ANCHOR: run
+/// The fixed pipeline: two workers share the cache through a scoped std guard.
+pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+    run_with(
+        Fix::ScopedGuard,
+        input,
+        cfg,
+        &Signals::with_locks(crate::LOCKS),
+    )
+}
+
+/// The pipeline with the given fix.
+pub fn run_with(
+    fix: Fix,
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    let kind = match fix {
+        Fix::ScopedGuard => CacheKind::ScopedGuard,
+        Fix::AsyncLock => CacheKind::AsyncLock,
+        Fix::MessagePassing => CacheKind::Owner,
+    };
+    on_one_thread(kind, input, cfg, signals, None)
+}
+// ANCHOR_END: run
+
+/// BROKEN ON PURPOSE: the workers hold a std guard across the look-up's `.await`. Hangs.
+pub fn broken_guard_across_await(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    on_one_thread(CacheKind::HoldingGuard, input, cfg, signals, None)
+}
+
+/// The same workers on the same executor with the guard scoped: finishes.
+pub fn fixed_guard_across_await(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    run_with(Fix::ScopedGuard, input, cfg, signals)
+}
+
+/// BROKEN ON PURPOSE, raced against a `Timer` with `or`. Still hangs: the timer fires on
+/// async-io's reactor thread, but the race can only end when this thread polls it again, and
+/// this thread is blocked in `lock()`.
+pub fn broken_guard_across_await_with_timeout(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    on_one_thread(
+        CacheKind::HoldingGuard,
+        input,
+        cfg,
+        signals,
+        Some(INNER_TIMEOUT),
+    )
+}
+
+// ANCHOR: driver
+/// Two enrich workers — and the cache owner, for message passing — joined on one thread.
+fn on_one_thread(
+    kind: CacheKind,
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+    timeout: Option<Duration>,
+) -> Result<Report, PipelineError> {
+    cfg.validate()?;
+    let sink = cfg.sink.open()?;
+    let Work { lines_read, parts } = Work::split(input, cfg, WORKERS);
+    let [first, second]: [Vec<Parsed>; WORKERS] = parts.try_into().expect("WORKERS parts");
+    let registry = &*cfg.registry;
+    let partials = smol::block_on(async {
+        let (cache, owner) = Cache::new(kind, cfg.channel_capacity);
+        let workers = async {
+            let ((first, second), ()) = zip(
+                zip(
+                    enrich_worker(first, cache.clone(), registry, signals, &cfg.progress),
+                    enrich_worker(second, cache, registry, signals, &cfg.progress),
+                ),
+                run_owner(owner, registry),
+            )
+            .await;
+            Ok::<_, PipelineError>([first?, second?])
+        };
+        match timeout {
+            None => workers.await,
+            Some(after) => workers.or(timed_out(after)).await,
+        }
+    })?;
+    finish(lines_read, partials, sink)
+}
+
+// ANCHOR_END: driver
+
+// ANCHOR: worker
+/// An enrich worker: looks every reading up through `cache`, aggregates what it enriched.
+async fn enrich_worker(
+    records: Vec<Parsed>,
+    cache: Cache,
+    registry: &dyn Registry,
+    signals: &Signals,
+    progress: &Progress,
+) -> Result<Aggregator, PipelineError> {
+    let probe = signals.lock("cache");
+    let mut aggregator = Aggregator::new();
+    for record in records {
+        let enriched = match record {
+            Ok(reading) => {
+                let found = cache.lookup(registry, probe, &reading.sensor_id).await?;
+                enrich_with(reading, found)
+            }
+            Err(rejection) => Err(rejection),
+        };
+        aggregator.add(enriched);
+        progress.add(1);
+    }
+    Ok(aggregator)
+}
+// ANCHOR_END: worker
+
+/// smol's timeout: race the work against a timer with `or`; whichever finishes first wins.
+async fn timed_out<T>(after: Duration) -> Result<T, PipelineError> {
+    Timer::after(after).await;
+    Err(PipelineError::TimedOut {
+        stage: "enrich",
+        after,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CacheKind {
+    HoldingGuard,
+    ScopedGuard,
+    AsyncLock,
+    Owner,
+}
+
+/// A worker's handle on the cache, one per strategy.
+#[derive(Clone)]
+enum Cache {
+    HoldingGuard(Arc<StdMutex<SensorCache>>),
+    ScopedGuard(Arc<StdMutex<SensorCache>>),
+    AsyncLock(Arc<AsyncMutex<SensorCache>>),
+    Owner(Sender<Request>),
+}
+
+/// A question for the cache owner, with where to send the answer.
+type Request = (String, Sender<Lookup>);
+
+impl Cache {
+    /// The handle, and for message passing the owner's end of the channel.
+    fn new(kind: CacheKind, capacity: usize) -> (Cache, Option<Receiver<Request>>) {
+        let std_cache = || Arc::new(StdMutex::new(SensorCache::new()));
+        match kind {
+            CacheKind::HoldingGuard => (Cache::HoldingGuard(std_cache()), None),
+            CacheKind::ScopedGuard => (Cache::ScopedGuard(std_cache()), None),
+            CacheKind::AsyncLock => (
+                Cache::AsyncLock(Arc::new(AsyncMutex::new(SensorCache::new()))),
+                None,
+            ),
+            CacheKind::Owner => {
+                let (requests, owner) = channel::bounded(capacity);
+                (Cache::Owner(requests), Some(owner))
+            }
+        }
+    }
+
+    async fn lookup(
+        &self,
+        registry: &dyn Registry,
+        probe: &LockProbe,
+        sensor_id: &str,
+    ) -> Result<Lookup, PipelineError> {
+        Ok(match self {
+            Cache::HoldingGuard(cache) => {
+                lookup_holding_guard(cache, probe, registry, sensor_id).await
+            }
+            Cache::ScopedGuard(cache) => lookup_scoped(cache, probe, registry, sensor_id).await,
+            Cache::AsyncLock(cache) => lookup_async_lock(cache, probe, registry, sensor_id).await,
+            Cache::Owner(requests) => return lookup_via_owner(requests, sensor_id).await,
+        })
+    }
+}
+
+// ANCHOR: fix_async_lock
+/// FIXED: `smol::lock::Mutex` (async-lock). Waiting for it suspends the task instead of blocking the thread,
+/// so holding it across the look-up's `.await` is allowed — at the price of serialising
+/// look-ups. Use it when the lock really must span an `.await`.
+pub async fn lookup_async_lock(
+    cache: &AsyncMutex<SensorCache>,
+    probe: &LockProbe,
+    registry: &dyn Registry,
+    sensor_id: &str,
+) -> Lookup {
+    let mut cache = probe.lock_async(cache.lock()).await;
+    if let Some(hit) = cache.get(sensor_id) {
+        return hit.clone();
+    }
+    let found = registry_lookup(registry, sensor_id).await; // held across .await: fine here
+    cache.insert(sensor_id.to_owned(), found.clone());
+    found
+}
+// ANCHOR_END: fix_async_lock
+
+// ANCHOR: fix_message_passing
+/// FIXED, without a lock: ask the task that owns the cache, and await its answer.
+async fn lookup_via_owner(
+    requests: &Sender<Request>,
+    sensor_id: &str,
+) -> Result<Lookup, PipelineError> {
+    let (reply, answer) = channel::bounded(1);
+    requests
+        .send((sensor_id.to_owned(), reply))
+        .await
+        .map_err(|_| PipelineError::closed("cache owner"))?;
+    answer
+        .recv()
+        .await
+        .map_err(|_| PipelineError::closed("cache owner"))
+}
+
+/// The cache owner: the only code that touches the cache, one request at a time. It ends when
+/// every worker has dropped its sender.
+async fn cache_owner(registry: &dyn Registry, requests: Receiver<Request>) {
+    let mut cache = SensorCache::new();
+    while let Ok((sensor_id, reply)) = requests.recv().await {
+        let found = match cache.get(&sensor_id) {
+            Some(hit) => hit.clone(),
+            None => {
+                let found = registry_lookup(registry, &sensor_id).await;
+                cache.insert(sensor_id, found.clone());
+                found
+            }
+        };
+        // Fails only if the asking worker has already stopped; its own error says why, and
+        // the answer is lost to nobody. (Chapter 6 is about the sends where that is not true.)
+        let _ = reply.send(found).await;
+    }
+}
+// ANCHOR_END: fix_message_passing
+
+async fn run_owner(owner: Option<Receiver<Request>>, registry: &dyn Registry) {
+    if let Some(requests) = owner {
+        cache_owner(registry, requests).await;
+    }
+}
+
+// ANCHOR: broken_lock_order
+/// BROKEN ON PURPOSE: the enrich worker takes cache → stats, the snapshot stats → cache, and a
+/// barrier makes sure each holds its first lock before asking for its second. Hangs every time.
+pub fn broken_lock_order(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    lock_order(Order::Inverted, input, cfg, signals, None)
+}
+// ANCHOR_END: broken_lock_order
+
+/// FIXED: the snapshot takes the locks in the worker's order, cache → stats.
+pub fn fixed_lock_order(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    lock_order(Order::Consistent, input, cfg, signals, None)
+}
+
+/// BROKEN ON PURPOSE, with a timeout inside the runtime. This one *does* fire: both tasks wait
+/// on async locks, the thread is idle, not blocked, and the runtime's timer still runs.
+pub fn broken_lock_order_with_timeout(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    lock_order(Order::Inverted, input, cfg, signals, Some(INNER_TIMEOUT))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    Inverted,
+    Consistent,
+}
+
+/// One enrich worker that counts look-ups per site, and a metrics snapshot, on one thread.
+fn lock_order(
+    order: Order,
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+    timeout: Option<Duration>,
+) -> Result<Report, PipelineError> {
+    cfg.validate()?;
+    let sink = cfg.sink.open()?;
+    let Work { lines_read, parts } = Work::split(input, cfg, 1);
+    let records = parts.into_iter().flatten().collect();
+    let registry = &*cfg.registry;
+    let aggregator = smol::block_on(async {
+        let cache = AsyncMutex::new(SensorCache::new());
+        let stats = AsyncMutex::new(SiteStats::new());
+        let barrier = Barrier::new(2);
+        let both = async {
+            let (aggregator, _snapshot) = zip(
+                enrich_counting(
+                    records,
+                    (&cache, &stats, &barrier),
+                    registry,
+                    signals,
+                    &cfg.progress,
+                ),
+                snapshot(order, (&cache, &stats, &barrier), signals),
+            )
+            .await;
+            aggregator
+        };
+        match timeout {
+            None => Ok(both.await),
+            Some(after) => async { Ok(both.await) }.or(timed_out(after)).await,
+        }
+    })?;
+    finish(lines_read, [aggregator], sink)
+}
+
+/// The two locks and the barrier the lock-order demo shares.
+type Shared<'a> = (
+    &'a AsyncMutex<SensorCache>,
+    &'a AsyncMutex<SiteStats>,
+    &'a Barrier,
+);
+
+// ANCHOR: lock_order_worker
+/// The enrich worker: cache lock, then stats lock, for every reading. On its first reading it
+/// meets the snapshot at the barrier while holding the cache lock.
+async fn enrich_counting(
+    records: Vec<Parsed>,
+    (cache, stats, barrier): Shared<'_>,
+    registry: &dyn Registry,
+    signals: &Signals,
+    progress: &Progress,
+) -> Aggregator {
+    let mut first_reading = Some(barrier);
+    let mut aggregator = Aggregator::new();
+    for record in records {
+        if let Ok(reading) = record {
+            let mut cache = signals.lock("cache").lock_async(cache.lock()).await;
+            let found = match cache.get(&reading.sensor_id) {
+                Some(hit) => hit.clone(),
+                None => registry_lookup(registry, &reading.sensor_id).await,
+            };
+            cache.insert(reading.sensor_id.clone(), found.clone());
+            if let Some(barrier) = first_reading.take() {
+                barrier.wait().await; // the snapshot now holds what it takes first
+            }
+            let mut stats = signals.lock("stats").lock_async(stats.lock()).await;
+            count_site(&mut stats, &found);
+            aggregator.add(enrich_with(reading, found));
+        } else if let Err(rejection) = record {
+            aggregator.add(Err(rejection));
+        }
+        progress.add(1);
+    }
+    if let Some(barrier) = first_reading {
+        barrier.wait().await; // no reading at all: still release the snapshot
+    }
+    aggregator
+}
+
+/// The metrics snapshot: cache size and look-ups so far. `Inverted` is the bug.
+async fn snapshot(order: Order, (cache, stats, barrier): Shared<'_>, signals: &Signals) -> u64 {
+    match order {
+        Order::Inverted => {
+            let stats = signals.lock("stats").lock_async(stats.lock()).await;
+            barrier.wait().await;
+            let cache = signals.lock("cache").lock_async(cache.lock()).await; // never returns
+            cache.len() as u64 + stats.values().sum::<u64>()
+        }
+        Order::Consistent => {
+            barrier.wait().await;
+            let cache = signals.lock("cache").lock_async(cache.lock()).await;
+            let stats = signals.lock("stats").lock_async(stats.lock()).await;
+            cache.len() as u64 + stats.values().sum::<u64>()
+        }
+    }
+}
+// ANCHOR_END: lock_order_worker

@@ -1,0 +1,249 @@
+//! Chapter 4's claims, as tests: each broken demo really deadlocks (every time, seen from
+//! outside), each fix really finishes with chapter 1's report, the compiler rejects a std guard
+//! held across `.await` in a spawned task, and an in-runtime timeout cannot rescue a blocked
+//! runtime.
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use ch04_mutex_deadlocks::cache::{SensorCache, lookup_scoped};
+use ch04_mutex_deadlocks::variants::{async_std_rt, smol_rt, sync, tokio_rt};
+use ch04_mutex_deadlocks::{DEMOS, Fix, LOCKS, VARIANTS};
+use pipeline::{
+    Config, Dataset, FleetRegistry, Input, PipelineError, Report, Variant, error_chain,
+};
+use testkit::{
+    DemoFn, LockProbe, Signals, TEST_DEADLINE, Verdict, assert_variants_agree, run_demo,
+    run_with_deadline,
+};
+
+/// How long a broken demo may make no progress before it counts as stuck. Its deadlock is
+/// permanent, so any stall limit gives the same verdict; short keeps the suite fast.
+const BROKEN_STALL: Duration = Duration::from_millis(500);
+/// For runs that must finish: long, so a slow CI machine never looks stuck.
+const FIXED_STALL: Duration = TEST_DEADLINE;
+
+/// Chapter 1's report on the default dataset: what every fix must reproduce.
+fn chapter_1_report(input: &Input) -> Report {
+    let (variant, run) = ch01_baseline::VARIANTS[0];
+    assert_eq!(variant, Variant::Sync);
+    run(input, &Config::default()).expect("chapter 1 runs")
+}
+
+fn demo_fns(broken: bool) -> Vec<(String, DemoFn)> {
+    DEMOS
+        .iter()
+        .flat_map(|demo| {
+            demo.cases.iter().filter_map(move |case| {
+                let run = if broken { case.broken } else { case.fixed };
+                run.map(|run| (format!("{} / {}", demo.name, case.variant), run))
+            })
+        })
+        .collect()
+}
+
+/// Runs demos side by side (each stalls on its own clock) and returns their verdicts.
+fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdict)> {
+    let input = Input::dataset(Dataset::Default);
+    thread::scope(|s| {
+        let running: Vec<_> = demos
+            .into_iter()
+            .map(|(name, run)| {
+                let input = &input;
+                let cfg = Config::default(); // its own progress counter
+                (
+                    name,
+                    s.spawn(move || run_demo(run, LOCKS, input, &cfg, stall)),
+                )
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(name, handle)| (name, handle.join().expect("run_demo does not panic")))
+            .collect()
+    })
+}
+
+// ANCHOR: broken_demos_hang
+#[test]
+fn every_broken_demo_deadlocks() {
+    let broken = demo_fns(true);
+    assert_eq!(broken.len(), 7, "3 guard-across-await + 4 lock-order demos");
+    for (name, verdict) in verdicts(broken, BROKEN_STALL) {
+        let Verdict::Stalled { signals, .. } = &verdict else {
+            panic!("{name}: expected a deadlock, got: {verdict}");
+        };
+        let expected = if name.starts_with("guard-across-await") {
+            // one task suspended holding the lock, the other blocking the thread waiting for it
+            "1 waiting for the cache lock, 0 waiting for the stats lock"
+        } else {
+            // each side waits for the lock the other holds
+            "1 waiting for the cache lock, 1 waiting for the stats lock"
+        };
+        assert_eq!(signals, expected, "{name}: {verdict}");
+    }
+}
+// ANCHOR_END: broken_demos_hang
+
+#[test]
+fn every_fixed_demo_finishes_with_the_chapter_1_report() {
+    let input = Input::dataset(Dataset::Default);
+    let expected = chapter_1_report(&input);
+    let fixed = demo_fns(false);
+    assert_eq!(fixed.len(), 7);
+    for (name, verdict) in verdicts(fixed, FIXED_STALL) {
+        match verdict {
+            Verdict::Finished(report) => assert!(
+                report.text() == expected.text(),
+                "{name}: finished, but not with chapter 1's report"
+            ),
+            other => panic!("{name}: expected it to finish, got: {other}"),
+        }
+    }
+}
+
+// ANCHOR: every_fix
+type RunWith = fn(Fix, &Input, &Config, &Signals) -> Result<Report, PipelineError>;
+
+const RUN_WITH: [(Variant, RunWith); 4] = [
+    (Variant::Sync, sync::run_with),
+    (Variant::Tokio, tokio_rt::run_with),
+    (Variant::AsyncStd, async_std_rt::run_with),
+    (Variant::Smol, smol_rt::run_with),
+];
+
+#[test]
+fn every_fix_in_every_variant_gives_the_chapter_1_report() {
+    let input = Input::dataset(Dataset::Default);
+    let expected = chapter_1_report(&input);
+    let mut reports = Vec::new();
+    for (variant, run_with) in RUN_WITH {
+        for fix in Fix::ALL.into_iter().filter(|f| f.applies_to(variant)) {
+            let what = format!("the {variant} variant with the {} fix", fix.name());
+            let input = input.clone();
+            let result = run_with_deadline(variant.name(), TEST_DEADLINE, move || {
+                run_with(fix, &input, &Config::default(), &Signals::with_locks(LOCKS))
+            })
+            .expect_finished(&what);
+            let report = result.unwrap_or_else(|e| panic!("{what} failed: {}", error_chain(&e)));
+            reports.push((variant, report));
+        }
+    }
+    assert_eq!(reports.len(), 2 + 3 * 3);
+    assert_variants_agree("default", &expected, &reports);
+    // The chapter's VARIANTS table (the tour's entry) is the scoped-guard fix.
+    for (variant, run) in VARIANTS {
+        let report = run(&input, &Config::default()).unwrap();
+        assert!(
+            report.text() == expected.text(),
+            "{variant}: VARIANTS entry"
+        );
+    }
+    insta::assert_snapshot!("fixed_default", expected.text());
+}
+// ANCHOR_END: every_fix
+
+#[test]
+fn the_sync_variant_has_no_async_lock_fix() {
+    let err = sync::run_with(
+        Fix::AsyncLock,
+        &Input::dataset(Dataset::Empty),
+        &Config::default(),
+        &Signals::with_locks(LOCKS),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no .await"), "{err}");
+}
+
+// ANCHOR: inner_timeout
+/// A timeout *inside* the stuck runtime: when the runtime's only thread is blocked in a std
+/// `lock()`, nothing can poll the timer, so it never fires; only a watcher outside sees it.
+#[test]
+fn an_in_runtime_timeout_cannot_fire_while_the_thread_is_blocked() {
+    let demos: Vec<(String, DemoFn)> = vec![
+        (
+            "tokio".into(),
+            tokio_rt::broken_guard_across_await_with_timeout,
+        ),
+        (
+            "async-std".into(),
+            async_std_rt::broken_guard_across_await_with_timeout,
+        ),
+        (
+            "smol".into(),
+            smol_rt::broken_guard_across_await_with_timeout,
+        ),
+    ];
+    for (name, verdict) in verdicts(demos, BROKEN_STALL) {
+        assert!(
+            verdict.is_stalled(),
+            "{name}: the inner timeout ({:?}) must not be able to fire, got: {verdict}",
+            tokio_rt::INNER_TIMEOUT
+        );
+    }
+}
+
+/// The async lock-order deadlock is different: every task waits on an async lock, the thread
+/// is idle rather than blocked, and the runtime's own timer fires.
+#[test]
+fn an_in_runtime_timeout_does_fire_when_tasks_only_wait() {
+    let demos: Vec<(String, DemoFn)> = vec![
+        ("tokio".into(), tokio_rt::broken_lock_order_with_timeout),
+        (
+            "async-std".into(),
+            async_std_rt::broken_lock_order_with_timeout,
+        ),
+        ("smol".into(), smol_rt::broken_lock_order_with_timeout),
+    ];
+    for (name, verdict) in verdicts(demos, FIXED_STALL) {
+        assert!(
+            matches!(verdict, Verdict::Failed(PipelineError::TimedOut { .. })),
+            "{name}: expected the inner timeout to fire, got: {verdict}"
+        );
+    }
+}
+// ANCHOR_END: inner_timeout
+
+/// The fixed look-ups can go to `spawn` on a multi-thread runtime: their futures are `Send`.
+/// (The broken one cannot: see the compile-fail cases.)
+#[test]
+fn the_fixed_lookups_are_send() {
+    fn assert_send<F: Future + Send>(_: F) {}
+    let registry = FleetRegistry::default();
+    let probe = LockProbe::new("cache");
+    let std_cache = Mutex::new(SensorCache::new());
+    assert_send(lookup_scoped(&std_cache, &probe, &registry, "s-0001"));
+    let tokio_cache = tokio::sync::Mutex::new(SensorCache::new());
+    assert_send(tokio_rt::lookup_async_lock(
+        &tokio_cache,
+        &probe,
+        &registry,
+        "s-0001",
+    ));
+    let async_std_cache = async_std::sync::Mutex::new(SensorCache::new());
+    assert_send(async_std_rt::lookup_async_lock(
+        &async_std_cache,
+        &probe,
+        &registry,
+        "s-0001",
+    ));
+    let smol_cache = smol::lock::Mutex::new(SensorCache::new());
+    assert_send(smol_rt::lookup_async_lock(
+        &smol_cache,
+        &probe,
+        &registry,
+        "s-0001",
+    ));
+}
+
+// ANCHOR: compile_fail
+/// `tokio::spawn`, `async_std::task::spawn` and `smol::spawn` all require `Send` futures, and a
+/// future that holds a `std::sync::MutexGuard` across an `.await` is not `Send`: the compiler
+/// rejects the chapter's bug — but only when the future is spawned onto a multi-thread executor.
+#[test]
+fn spawn_rejects_a_std_guard_held_across_await() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/compile_fail/*.rs");
+}
+// ANCHOR_END: compile_fail

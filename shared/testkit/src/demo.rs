@@ -1,0 +1,149 @@
+//! Live demos: a chapter's broken pipeline beside its fix, run under a stall watchdog, with a
+//! verdict in plain words. The same runner serves the tests (which assert the verdict) and
+//! `cargo run --release -- demo <name>` in a session (which prints it).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline::{Config, Input, PipelineError, Report, Variant, error_chain};
+
+use crate::deadline::{Outcome, run_with_watchdog};
+use crate::probe::LockProbe;
+
+/// What a demo exposes to the watcher outside it: probes on its locks.
+#[derive(Debug, Default)]
+pub struct Signals {
+    locks: Vec<LockProbe>,
+}
+
+impl Signals {
+    pub fn with_locks(names: &[&'static str]) -> Self {
+        Signals {
+            locks: names.iter().map(|name| LockProbe::new(name)).collect(),
+        }
+    }
+
+    /// The probe of the lock called `name`.
+    ///
+    /// # Panics
+    /// If the demo did not declare that lock (a bug in the demo, not in a learner's code).
+    pub fn lock(&self, name: &str) -> &LockProbe {
+        self.locks
+            .iter()
+            .find(|probe| probe.name() == name)
+            .unwrap_or_else(|| panic!("no probe for a lock called `{name}`"))
+    }
+
+    /// "1 waiting for the cache lock, 1 waiting for the stats lock".
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .locks
+            .iter()
+            .map(|p| format!("{} waiting for the {} lock", p.waiting(), p.name()))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// A demo's pipeline: the input, the config (whose progress counter it must advance), the probes.
+pub type DemoFn = fn(&Input, &Config, &Signals) -> Result<Report, PipelineError>;
+
+/// One variant's broken and fixed pipelines (`None` where the pitfall does not exist).
+#[derive(Clone, Copy)]
+pub struct DemoCase {
+    pub variant: Variant,
+    pub broken: Option<DemoFn>,
+    pub fixed: Option<DemoFn>,
+}
+
+/// A pitfall, as a session shows it.
+pub struct Demo {
+    pub chapter: u32,
+    /// The name on the command line: `demo guard-across-await`.
+    pub name: &'static str,
+    pub title: &'static str,
+    /// The locks the demo's probes watch.
+    pub locks: &'static [&'static str],
+    /// What is going on when the broken version stops moving, in a sentence.
+    pub diagnosis: &'static str,
+    pub cases: [DemoCase; 4],
+}
+
+impl Demo {
+    pub fn case(&self, variant: Variant) -> &DemoCase {
+        self.cases
+            .iter()
+            .find(|c| c.variant == variant)
+            .expect("every demo lists all four variants")
+    }
+}
+
+/// How a demo run ended.
+pub enum Verdict {
+    /// It finished and produced a report.
+    Finished(Report),
+    /// It finished with an error.
+    Failed(PipelineError),
+    /// No progress for the stall limit; `signals` says who was waiting for what.
+    Stalled {
+        after: Duration,
+        signals: String,
+    },
+    Panicked(String),
+}
+
+impl Verdict {
+    pub fn is_stalled(&self) -> bool {
+        matches!(self, Verdict::Stalled { .. })
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Finished(report) => write!(
+                f,
+                "finished: {} lines read, {} accepted, {} rejected, checksum {:#018x}",
+                report.lines_read(),
+                report.accepted(),
+                report.rejected(),
+                report.checksum()
+            ),
+            Verdict::Failed(e) => write!(f, "failed: {}", error_chain(e)),
+            Verdict::Stalled { after, signals } => {
+                write!(f, "no progress for {after:.1?}: {signals}")
+            }
+            Verdict::Panicked(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+/// Runs `run` under a watchdog: the verdict is `Stalled` once `cfg.progress` has not moved for
+/// `stall`. A stalled run's thread is left behind (blocked); a demo process should exit after.
+pub fn run_demo(
+    run: DemoFn,
+    locks: &[&'static str],
+    input: &Input,
+    cfg: &Config,
+    stall: Duration,
+) -> Verdict {
+    let signals = Arc::new(Signals::with_locks(locks));
+    let (input, cfg_for_run, watched) = (input.clone(), cfg.clone(), Arc::clone(&signals));
+    let outcome = run_with_watchdog(
+        "demo",
+        &cfg.progress,
+        stall,
+        crate::TEST_DEADLINE,
+        move || run(&input, &cfg_for_run, &watched),
+    );
+    match outcome {
+        Outcome::Finished(Ok(report)) => Verdict::Finished(report),
+        Outcome::Finished(Err(e)) => Verdict::Failed(e),
+        Outcome::Hung { after } => Verdict::Stalled {
+            after,
+            signals: signals.describe(),
+        },
+        Outcome::Panicked(message) => Verdict::Panicked(message),
+    }
+}
