@@ -64,7 +64,7 @@ fn the_tour_checks_every_variant_and_exits_zero() {
     }
     let identical = stdout.matches(" yes ").count();
     assert!(
-        identical >= 4 && identical % 4 == 0,
+        identical >= 4 && identical.is_multiple_of(4),
         "four per chapter: {stdout}"
     );
     assert!(!stdout.contains(" NO "), "{stdout}");
