@@ -34,8 +34,8 @@ pub mod variants {
     pub mod smol_rt;
 }
 
-use pipeline::{RunFn, Variant};
-use testkit::{Demo, DemoCase};
+use pipeline::{Dataset, Input, RunFn, Variant};
+use testkit::{Demo, DemoCase, Pitfall, Watch};
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 
@@ -71,6 +71,18 @@ impl Fix {
 /// The names of the locks the demos' probes watch.
 pub const LOCKS: &[&str] = &["cache", "stats"];
 
+/// What the demos' signals watch: the two locks.
+pub const WATCH: Watch = Watch {
+    locks: LOCKS,
+    gauges: &[],
+    counters: &[],
+};
+
+/// The demos run on the default dataset.
+pub fn demo_input() -> Input {
+    Input::dataset(Dataset::Default)
+}
+
 // ANCHOR: variants
 /// The fixed pipelines (scoped guard), in the canonical order, for the tests and the tour.
 pub const VARIANTS: [(Variant, RunFn); 4] = [
@@ -87,7 +99,9 @@ pub const DEMOS: [Demo; 2] = [
         chapter: 4,
         name: "guard-across-await",
         title: "a std::sync::Mutex guard held across .await",
-        locks: LOCKS,
+        pitfall: Pitfall::Deadlock,
+        input: demo_input,
+        watch: WATCH,
         diagnosis: "a task is suspended at an .await while it holds a std::sync::Mutex; \
                     the other task blocks the executor's only thread waiting for that lock, \
                     so the holder can never be polled again to release it",
@@ -118,7 +132,9 @@ pub const DEMOS: [Demo; 2] = [
         chapter: 4,
         name: "lock-order",
         title: "lock-order inversion between the cache and stats locks",
-        locks: LOCKS,
+        pitfall: Pitfall::Deadlock,
+        input: demo_input,
+        watch: WATCH,
         diagnosis: "the enrich worker holds the cache lock and waits for the stats lock, \
                     while the snapshot holds the stats lock and waits for the cache lock",
         cases: [

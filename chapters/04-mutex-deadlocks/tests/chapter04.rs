@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ch04_mutex_deadlocks::cache::{SensorCache, lookup_scoped};
 use ch04_mutex_deadlocks::variants::{async_std_rt, smol_rt, sync, tokio_rt};
-use ch04_mutex_deadlocks::{DEMOS, Fix, LOCKS, VARIANTS};
+use ch04_mutex_deadlocks::{DEMOS, Fix, LOCKS, VARIANTS, WATCH};
 use pipeline::{
     Config, Dataset, FleetRegistry, Input, PipelineError, Report, Variant, error_chain,
 };
@@ -54,7 +54,7 @@ fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdi
                 let cfg = Config::default(); // its own progress counter
                 (
                     name,
-                    s.spawn(move || run_demo(run, LOCKS, input, &cfg, stall)),
+                    s.spawn(move || run_demo(run, &WATCH, input, &cfg, stall).0),
                 )
             })
             .collect();

@@ -20,6 +20,9 @@ pub struct Config {
     /// thread per stage; async-std always runs on its global executor (one thread per CPU,
     /// `ASYNC_STD_THREAD_COUNT` overrides it before first use).
     pub worker_threads: usize,
+    /// How many look-ups (tasks, threads, requests) may be in flight at once, where a chapter
+    /// fans the enrich stage out (chapters 2 and 5).
+    pub concurrency: usize,
     /// Where the enrich stage looks sensors up.
     pub registry: Arc<dyn Registry>,
     /// Where the sink stage writes window aggregates.
@@ -34,6 +37,7 @@ impl Default for Config {
             channel_capacity: 16,
             batch_size: 512,
             worker_threads: 2,
+            concurrency: 16,
             registry: Arc::new(FleetRegistry::default()),
             sink: SinkTarget::ReportOnly,
             progress: Progress::default(),
@@ -53,6 +57,11 @@ impl Config {
         if self.batch_size == 0 {
             return Err(PipelineError::Config(
                 "batch_size must be at least 1".into(),
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(PipelineError::Config(
+                "concurrency must be at least 1".into(),
             ));
         }
         if self.worker_threads == 0 {

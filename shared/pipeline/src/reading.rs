@@ -72,11 +72,13 @@ pub enum RejectReason {
     ValueOutOfRange,
     /// Found by the enrich stage: the registry does not know this sensor.
     UnknownSensor,
+    /// Found by the enrich stage: the registry turned the look-up away (over capacity).
+    RegistryOverloaded,
 }
 
 impl RejectReason {
     /// Every reason, in the order the report lists them.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::EmptyLine,
         RejectReason::WrongFieldCount { found: 0 },
         RejectReason::EmptySensorId,
@@ -87,6 +89,7 @@ impl RejectReason {
         RejectReason::ValueNotFinite,
         RejectReason::ValueOutOfRange,
         RejectReason::UnknownSensor,
+        RejectReason::RegistryOverloaded,
     ];
 
     /// A short stable label, used to count rejections by reason.
@@ -102,6 +105,7 @@ impl RejectReason {
             RejectReason::ValueNotFinite => "value not finite",
             RejectReason::ValueOutOfRange => "value out of range",
             RejectReason::UnknownSensor => "unknown sensor",
+            RejectReason::RegistryOverloaded => "registry overloaded",
         }
     }
 
@@ -143,6 +147,9 @@ impl fmt::Display for RejectReason {
                 write!(f, "out of range ({MIN_VALUE}..={MAX_VALUE})")
             }
             RejectReason::UnknownSensor => f.write_str("unknown to the registry"),
+            RejectReason::RegistryOverloaded => {
+                f.write_str("the registry was over capacity and refused the look-up")
+            }
         }
     }
 }
@@ -178,6 +185,16 @@ impl Rejection {
             reading.line,
             Field::SensorId,
             RejectReason::UnknownSensor,
+            &reading.sensor_id,
+        )
+    }
+
+    /// The registry refused the look-up: the reading is rejected, counted, never dropped.
+    pub fn registry_overloaded(reading: &Reading) -> Self {
+        Rejection::new(
+            reading.line,
+            Field::SensorId,
+            RejectReason::RegistryOverloaded,
             &reading.sensor_id,
         )
     }

@@ -23,6 +23,9 @@ pub struct SensorInfo {
 pub enum LookupError {
     #[error("unknown sensor")]
     UnknownSensor,
+    /// The registry was over its capacity and turned the request away (an HTTP 503).
+    #[error("registry overloaded")]
+    Overloaded,
 }
 
 /// The registry contract. `Send + Sync` so that threads and tasks can share one behind an `Arc`.
@@ -122,6 +125,7 @@ pub fn enrich_with(reading: Reading, found: Result<SensorInfo, LookupError>) -> 
             sensor_id: reading.sensor_id,
         }),
         Err(LookupError::UnknownSensor) => Err(Rejection::unknown_sensor(&reading)),
+        Err(LookupError::Overloaded) => Err(Rejection::registry_overloaded(&reading)),
     }
 }
 

@@ -9,19 +9,70 @@ use std::time::Duration;
 use pipeline::{Config, Input, PipelineError, Report, Variant, error_chain};
 
 use crate::deadline::{Outcome, run_with_watchdog};
+use crate::gauge::{Counter, Gauge};
 use crate::probe::LockProbe;
 
-/// What a demo exposes to the watcher outside it: probes on its locks.
+/// What a demo exposes to the watcher outside it: probes on its locks, in-flight gauges and
+/// event counters, each known by name.
 #[derive(Debug, Default)]
 pub struct Signals {
     locks: Vec<LockProbe>,
+    gauges: Vec<Gauge>,
+    counters: Vec<Counter>,
+}
+
+/// The names of what a demo's [`Signals`] watch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watch {
+    pub locks: &'static [&'static str],
+    pub gauges: &'static [&'static str],
+    pub counters: &'static [&'static str],
 }
 
 impl Signals {
     pub fn with_locks(names: &[&'static str]) -> Self {
         Signals {
             locks: names.iter().map(|name| LockProbe::new(name)).collect(),
+            ..Signals::default()
         }
+    }
+
+    pub fn new(watch: &Watch) -> Self {
+        Signals {
+            locks: watch
+                .locks
+                .iter()
+                .map(|name| LockProbe::new(name))
+                .collect(),
+            gauges: watch.gauges.iter().map(|name| Gauge::new(name)).collect(),
+            counters: watch
+                .counters
+                .iter()
+                .map(|name| Counter::new(name))
+                .collect(),
+        }
+    }
+
+    /// The gauge called `name` (a cheap handle: clone it into tasks).
+    ///
+    /// # Panics
+    /// If the demo did not declare it (a bug in the demo).
+    pub fn gauge(&self, name: &str) -> &Gauge {
+        self.gauges
+            .iter()
+            .find(|g| g.name() == name)
+            .unwrap_or_else(|| panic!("no gauge called `{name}`"))
+    }
+
+    /// The counter called `name`.
+    ///
+    /// # Panics
+    /// If the demo did not declare it (a bug in the demo).
+    pub fn counter(&self, name: &str) -> &Counter {
+        self.counters
+            .iter()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("no counter called `{name}`"))
     }
 
     /// The probe of the lock called `name`.
@@ -35,14 +86,20 @@ impl Signals {
             .unwrap_or_else(|| panic!("no probe for a lock called `{name}`"))
     }
 
-    /// "1 waiting for the cache lock, 1 waiting for the stats lock".
+    /// "1 waiting for the cache lock, 1 waiting for the stats lock" or
+    /// "tasks in flight: peak 3412, look-ups refused: 2900".
     pub fn describe(&self) -> String {
-        let parts: Vec<String> = self
+        let locks = self
             .locks
             .iter()
-            .map(|p| format!("{} waiting for the {} lock", p.waiting(), p.name()))
-            .collect();
-        parts.join(", ")
+            .map(|p| format!("{} waiting for the {} lock", p.waiting(), p.name()));
+        let gauges = self.gauges.iter().map(Gauge::to_string);
+        let counters = self.counters.iter().map(Counter::to_string);
+        locks
+            .chain(gauges)
+            .chain(counters)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -57,14 +114,26 @@ pub struct DemoCase {
     pub fixed: Option<DemoFn>,
 }
 
+/// How a broken demo misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pitfall {
+    /// It stops making progress, for good.
+    Deadlock,
+    /// It finishes, but with far more in flight than its limit, and pays for it.
+    Explosion,
+}
+
 /// A pitfall, as a session shows it.
 pub struct Demo {
     pub chapter: u32,
     /// The name on the command line: `demo guard-across-await`.
     pub name: &'static str,
     pub title: &'static str,
-    /// The locks the demo's probes watch.
-    pub locks: &'static [&'static str],
+    pub pitfall: Pitfall,
+    /// The input the demo runs on.
+    pub input: fn() -> Input,
+    /// What the demo's signals watch.
+    pub watch: Watch,
     /// What is going on when the broken version stops moving, in a sentence.
     pub diagnosis: &'static str,
     pub cases: [DemoCase; 4],
@@ -123,12 +192,12 @@ impl fmt::Display for Verdict {
 /// `stall`. A stalled run's thread is left behind (blocked); a demo process should exit after.
 pub fn run_demo(
     run: DemoFn,
-    locks: &[&'static str],
+    watch: &Watch,
     input: &Input,
     cfg: &Config,
     stall: Duration,
-) -> Verdict {
-    let signals = Arc::new(Signals::with_locks(locks));
+) -> (Verdict, Arc<Signals>) {
+    let signals = Arc::new(Signals::new(watch));
     let (input, cfg_for_run, watched) = (input.clone(), cfg.clone(), Arc::clone(&signals));
     let outcome = run_with_watchdog(
         "demo",
@@ -137,7 +206,7 @@ pub fn run_demo(
         crate::TEST_DEADLINE,
         move || run(&input, &cfg_for_run, &watched),
     );
-    match outcome {
+    let verdict = match outcome {
         Outcome::Finished(Ok(report)) => Verdict::Finished(report),
         Outcome::Finished(Err(e)) => Verdict::Failed(e),
         Outcome::Hung { after } => Verdict::Stalled {
@@ -145,5 +214,6 @@ pub fn run_demo(
             signals: signals.describe(),
         },
         Outcome::Panicked(message) => Verdict::Panicked(message),
-    }
+    };
+    (verdict, signals)
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use pipeline::{Config, DatasetSpec, Input, Variant, run_sequential};
-use testkit::{Verdict, run_demo};
+use pipeline::{Config, Variant, run_sequential};
+use testkit::{Pitfall, Verdict, run_demo};
 
 use crate::chapters::{all_demos, find_demo};
 use crate::text::group_digits;
@@ -39,36 +39,55 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         );
     };
 
-    let input = Input::generated(&DatasetSpec::default());
+    let input = (demo.input)();
     println!(
         "chapter {} — {} ({}, {kind})",
         demo.chapter, demo.title, options.variant
     );
     println!(
-        "running on the default dataset ({} lines); stuck means no progress for {:?} …",
+        "running on {} ({} lines); stuck means no progress for {:?} …",
+        input.name(),
         group_digits(input.line_count()),
         options.stall
     );
     let cfg = Config::default();
-    let verdict = run_demo(run, demo.locks, &input, &cfg, options.stall);
-    match (&verdict, options.fixed) {
-        (Verdict::Stalled { .. }, false) => {
+    let (verdict, signals) = run_demo(run, &demo.watch, &input, &cfg, options.stall);
+    let reference = run_sequential(&input, &Config::default())?;
+    let fix_hint = format!(
+        "the fix: cargo run --release -- demo {} --variant {} --fixed",
+        demo.name, options.variant
+    );
+    match (&verdict, options.fixed, demo.pitfall) {
+        (Verdict::Stalled { .. }, false, Pitfall::Deadlock) => {
             println!("STUCK, as the book says: {verdict}");
             println!("why: {}.", demo.diagnosis);
-            println!(
-                "the fix: cargo run --release -- demo {} --variant {} --fixed",
-                demo.name, options.variant
-            );
+            println!("{fix_hint}");
             // A broken demo that misbehaves exits non-zero, like the broken program would.
             bail!(
                 "the broken pipeline deadlocked (see chapter {})",
                 demo.chapter
             )
         }
-        (Verdict::Finished(report), true) => {
-            let reference = run_sequential(&input, &Config::default())?;
+        (Verdict::Finished(report), false, Pitfall::Explosion) => {
+            println!("EXPLODED, as the book says: {}", signals.describe());
+            println!(
+                "report: {} of {} readings rejected because the registry was overloaded",
+                group_digits(overloaded(report)),
+                group_digits(report.lines_read())
+            );
+            println!("why: {}.", demo.diagnosis);
+            println!("{fix_hint}");
+            bail!(
+                "the broken pipeline went far past its limit (see chapter {})",
+                demo.chapter
+            )
+        }
+        (Verdict::Finished(report), true, _) => {
             let same = report.text() == reference.text();
             println!("{verdict}");
+            if demo.pitfall == Pitfall::Explosion {
+                println!("within its limit: {}", signals.describe());
+            }
             println!(
                 "report {} the reference (the stages run one after the other on one thread)",
                 if same { "identical to" } else { "DIFFERS from" }
@@ -78,8 +97,20 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        _ => bail!("unexpected for a {kind} demo: {verdict}"),
+        _ => bail!(
+            "unexpected for a {kind} demo: {verdict} ({})",
+            signals.describe()
+        ),
     }
+}
+
+/// How many readings a report rejected because the registry refused the look-up.
+fn overloaded(report: &pipeline::Report) -> u64 {
+    report
+        .rejections()
+        .iter()
+        .filter(|r| r.reason == pipeline::RejectReason::RegistryOverloaded)
+        .count() as u64
 }
 
 fn list() {
