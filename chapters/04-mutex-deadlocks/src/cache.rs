@@ -5,10 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use pipeline::{
-    Aggregator, Config, Input, LookupError, Parsed, PipelineError, Registry, Report, SensorInfo,
-    Sink, parse_batch,
-};
+pub use pipeline::Work;
+use pipeline::{Aggregator, LookupError, PipelineError, Registry, Report, SensorInfo, Sink};
 use testkit::LockProbe;
 
 /// A registry answer, as the cache keeps it (unknown sensors are cached too).
@@ -111,32 +109,6 @@ pub async fn lookup_scoped(
         .clone()
 }
 // ANCHOR_END: fix_scoped
-
-/// The input, read and parsed up front, dealt out in batches, round-robin, to `parts` workers.
-///
-/// `cfg.progress` moves while the input is read (a line at a time) and again while workers
-/// enrich (a record at a time): a watchdog only needs to see it move, and a slow machine must
-/// not look stuck while it parses.
-pub struct Work {
-    pub lines_read: u64,
-    pub parts: Vec<Vec<Parsed>>,
-}
-
-impl Work {
-    pub fn split(input: &Input, cfg: &Config, parts: usize) -> Work {
-        let mut split = Work {
-            lines_read: 0,
-            parts: (0..parts.max(1)).map(|_| Vec::new()).collect(),
-        };
-        let count = split.parts.len();
-        for (i, batch) in input.batches(cfg.batch_size).enumerate() {
-            split.lines_read += batch.len() as u64;
-            cfg.progress.add(batch.len());
-            split.parts[i % count].extend(parse_batch(batch));
-        }
-        split
-    }
-}
 
 /// Merges the workers' partial aggregates (order does not matter: chapter 1's property tests
 /// prove it), writes the windows and makes the report.

@@ -39,6 +39,6 @@ pub use registry::{
 };
 pub use report::Report;
 pub use sink::{JsonLinesSink, ReportOnlySink, Sink, SinkTarget};
-pub use stages::{Enriched, Parsed, StageResults, finish, joined, run_sequential};
+pub use stages::{Enriched, Parsed, StageResults, Work, finish, joined, run_sequential};
 pub use variant::{RunFn, Variant};
 pub use window::{Aggregator, Tally, WindowSummary};

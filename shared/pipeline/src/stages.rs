@@ -82,6 +82,31 @@ pub fn joined<T>(
     })
 }
 
+/// The input, read and parsed up front — the source and parse stages without a thread or task of
+/// their own, for chapters whose subject is the enrich stage — dealt out in batches,
+/// round-robin, to `parts` workers. `cfg.progress` moves as lines are read, so a watchdog does
+/// not mistake a slow parse for a stall.
+pub struct Work {
+    pub lines_read: u64,
+    pub parts: Vec<Vec<Parsed>>,
+}
+
+impl Work {
+    pub fn split(input: &Input, cfg: &Config, parts: usize) -> Work {
+        let mut split = Work {
+            lines_read: 0,
+            parts: (0..parts.max(1)).map(|_| Vec::new()).collect(),
+        };
+        let count = split.parts.len();
+        for (i, batch) in input.batches(cfg.batch_size).enumerate() {
+            split.lines_read += batch.len() as u64;
+            cfg.progress.add(batch.len());
+            split.parts[i % count].extend(parse_batch(batch));
+        }
+        split
+    }
+}
+
 /// The whole pipeline in one thread, one stage after the other, with no channels: the
 /// reference the property tests use. Not a variant: it shows what the stages compute, not how
 /// they run concurrently.

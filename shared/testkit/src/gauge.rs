@@ -37,6 +37,21 @@ impl Gauge {
         InFlight(self.clone())
     }
 
+    /// One more in flight, but only if that keeps the count at or below `max`; `None` means
+    /// full (a capacity check and the entry happen as one step, so the gauge never exceeds it).
+    pub fn enter_within(&self, max: usize) -> Option<InFlight> {
+        self.0
+            .current
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                (now < max).then_some(now + 1)
+            })
+            .ok()
+            .map(|before| {
+                self.0.peak.fetch_max(before + 1, Ordering::SeqCst);
+                InFlight(self.clone())
+            })
+    }
+
     pub fn current(&self) -> usize {
         self.0.current.load(Ordering::SeqCst)
     }
@@ -117,6 +132,15 @@ mod tests {
         drop((b, c));
         assert_eq!((gauge.current(), gauge.peak()), (0, 2));
         assert_eq!(gauge.to_string(), "tasks in flight: peak 2");
+    }
+
+    #[test]
+    fn enter_within_never_goes_past_its_max() {
+        let gauge = Gauge::new("registry requests");
+        let held: Vec<InFlight> = (0..5).filter_map(|_| gauge.enter_within(3)).collect();
+        assert_eq!((held.len(), gauge.current(), gauge.peak()), (3, 3, 3));
+        drop(held);
+        assert!(gauge.enter_within(3).is_some());
     }
 
     #[test]

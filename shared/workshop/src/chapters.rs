@@ -1,6 +1,6 @@
 //! The chapters the workshop knows, each with its table of variants.
 
-use pipeline::{RunFn, Variant};
+use pipeline::{Input, RunFn, Variant};
 use testkit::Demo;
 
 pub struct Chapter {
@@ -8,6 +8,9 @@ pub struct Chapter {
     pub title: &'static str,
     pub crate_dir: &'static str,
     pub variants: [(Variant, RunFn); 4],
+    /// The chapter's own input, where the tour's dataset would be too slow for it (a chapter
+    /// whose registry takes milliseconds per look-up); `None`: the tour's dataset.
+    pub input: Option<fn() -> Input>,
 }
 
 /// Every chapter that exists so far, in order. A new chapter crate adds an entry here.
@@ -17,17 +20,29 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "baseline: one pipeline, four ways",
         crate_dir: "chapters/01-baseline",
         variants: ch01_baseline::VARIANTS,
+        input: None,
     },
     Chapter {
         number: 4,
         title: "mutex deadlocks, fixed (scoped guard)",
         crate_dir: "chapters/04-mutex-deadlocks",
         variants: ch04_mutex_deadlocks::VARIANTS,
+        input: None,
+    },
+    Chapter {
+        number: 5,
+        title: "unbounded spawning, fixed (a limit per variant)",
+        crate_dir: "chapters/05-unbounded-spawning",
+        variants: ch05_unbounded_spawning::VARIANTS,
+        input: Some(ch05_unbounded_spawning::chapter_input),
     },
 ];
 
 /// Every chapter's live demos, in chapter order.
-pub const DEMOS: &[&[Demo]] = &[&ch04_mutex_deadlocks::DEMOS];
+pub const DEMOS: &[&[Demo]] = &[
+    &ch04_mutex_deadlocks::DEMOS,
+    &ch05_unbounded_spawning::DEMOS,
+];
 
 /// The demo called `name`, or an error listing them all.
 pub fn find_demo(name: &str) -> anyhow::Result<&'static Demo> {

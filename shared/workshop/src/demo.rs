@@ -8,6 +8,7 @@ use pipeline::{Config, Variant, run_sequential};
 use testkit::{Pitfall, Verdict, run_demo};
 
 use crate::chapters::{all_demos, find_demo};
+use crate::measure;
 use crate::text::group_digits;
 
 pub struct DemoOptions {
@@ -51,7 +52,14 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         options.stall
     );
     let cfg = Config::default();
+    let reset = measure::reset_peak_rss();
     let (verdict, signals) = run_demo(run, &demo.watch, &input, &cfg, options.stall);
+    if let (true, Some(kib)) = (reset, measure::peak_rss_kib()) {
+        println!(
+            "peak memory of this process during the run: {:.1} MiB",
+            kib as f64 / 1024.0
+        );
+    }
     let reference = run_sequential(&input, &Config::default())?;
     let fix_hint = format!(
         "the fix: cargo run --release -- demo {} --variant {} --fixed",

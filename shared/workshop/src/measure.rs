@@ -55,3 +55,22 @@ pub fn measure<T>(extra_threads: usize, work: impl FnOnce() -> T) -> Measured<T>
         threads_started,
     }
 }
+
+/// Resets the kernel's record of this process's peak resident memory (Linux: `clear_refs` 5).
+/// Returns false where that is not possible, and then [`peak_rss_kib`] covers the whole process.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// This process's peak resident memory in KiB (`VmHWM`), where the OS tells (Linux).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}

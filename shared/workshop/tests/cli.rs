@@ -198,3 +198,27 @@ fn a_demo_that_does_not_exist_for_a_variant_says_why() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn an_unbounded_spawn_demo_shows_the_explosion_and_its_fix_stays_within_the_limit() {
+    let out = workshop(&["demo", "unbounded-spawn", "--variant", "tokio"]);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("EXPLODED, as the book says: tasks in flight: peak"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("readings rejected because the registry was overloaded"),
+        "{stdout}"
+    );
+
+    let out = workshop(&["demo", "unbounded-spawn", "--variant", "tokio", "--fixed"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("within its limit: tasks in flight: peak"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("look-ups refused: 0"), "{stdout}");
+}

@@ -1,0 +1,135 @@
+//! Chapter 5, **async-std** variant: a task per reading (broken), or `buffer_unordered`
+//! (fixed): at most `limit` look-up futures polled at once, all inside one task.
+
+use std::sync::Arc;
+
+use async_std::task;
+use futures::stream::{self, StreamExt};
+
+use pipeline::{
+    Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
+    enrich_with, finish,
+};
+use testkit::{Gauge, Signals};
+
+use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
+
+/// The fixed pipeline, for the tour and the tests.
+pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+    fixed(input, cfg, &Signals::new(&crate::WATCH))
+}
+
+/// FIXED: at most `cfg.concurrency` look-ups in flight.
+pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
+    pipeline(Limit::Bounded, input, cfg, signals)
+}
+
+/// BROKEN ON PURPOSE: a task per reading, all at once.
+pub fn broken_unbounded(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    pipeline(Limit::Unbounded, input, cfg, signals)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Unbounded,
+    Bounded,
+}
+
+fn pipeline(
+    limit: Limit,
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    cfg.validate()?;
+    let sink = cfg.sink.open()?;
+    let Work { lines_read, parts } = Work::split(input, cfg, 1);
+    let records = parts.into_iter().flatten().collect();
+    let registry = Arc::new(SlowRegistry::new(
+        Arc::clone(&cfg.registry),
+        REGISTRY_LATENCY,
+        signals,
+    ));
+    let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
+    let aggregator = task::block_on(async {
+        match limit {
+            Limit::Unbounded => enrich_unbounded(records, registry, in_flight, &cfg.progress).await,
+            Limit::Bounded => {
+                enrich_bounded(records, registry, in_flight, cfg.concurrency, &cfg.progress).await
+            }
+        }
+    })?;
+    finish(lines_read, aggregator, sink)
+}
+
+// ANCHOR: enrich_one
+/// One look-up: the registry may refuse it; if not, wait out its latency, then take the answer.
+async fn enrich_one(record: Parsed, registry: &SlowRegistry) -> Enriched {
+    let reading = record?;
+    let found = match registry.admit() {
+        Ok(ticket) => {
+            task::sleep(registry.latency()).await;
+            ticket.answer(&reading.sensor_id)
+        }
+        Err(refused) => Err(refused),
+    };
+    enrich_with(reading, found)
+}
+// ANCHOR_END: enrich_one
+
+// ANCHOR: broken
+/// BROKEN ON PURPOSE: the loop never waits, so every reading's task is in flight at once.
+async fn enrich_unbounded(
+    records: Vec<Parsed>,
+    registry: Arc<SlowRegistry>,
+    in_flight: Gauge,
+    progress: &Progress,
+) -> Result<Aggregator, PipelineError> {
+    let mut tasks = Vec::with_capacity(records.len());
+    for record in records {
+        let (registry, in_flight) = (Arc::clone(&registry), in_flight.enter());
+        tasks.push(task::spawn(async move {
+            let enriched = enrich_one(record, &registry).await;
+            drop(in_flight);
+            enriched
+        }));
+    }
+    let mut aggregator = Aggregator::new();
+    for task in tasks {
+        aggregator.add(task.await);
+        progress.add(1);
+    }
+    Ok(aggregator)
+}
+// ANCHOR_END: broken
+
+// ANCHOR: fixed
+/// FIXED: `buffer_unordered(limit)` polls at most `limit` look-ups at once and takes the next
+/// reading only when one finishes. No tasks are spawned: the look-ups run concurrently inside
+/// this one task, which is enough because they spend their time waiting, not computing.
+async fn enrich_bounded(
+    records: Vec<Parsed>,
+    registry: Arc<SlowRegistry>,
+    in_flight: Gauge,
+    limit: usize,
+    progress: &Progress,
+) -> Result<Aggregator, PipelineError> {
+    let (registry, in_flight) = (&*registry, &in_flight);
+    let mut enriched = stream::iter(records)
+        .map(|record| async move {
+            let _in_flight = in_flight.enter();
+            enrich_one(record, registry).await
+        })
+        .buffer_unordered(limit);
+    let mut aggregator = Aggregator::new();
+    while let Some(record) = enriched.next().await {
+        aggregator.add(record);
+        progress.add(1);
+    }
+    Ok(aggregator)
+}
+// ANCHOR_END: fixed

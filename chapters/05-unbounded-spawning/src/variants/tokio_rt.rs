@@ -1,0 +1,166 @@
+//! Chapter 5, **tokio** variant: a task per reading (broken), or a `Semaphore` permit per task
+//! with the tasks in a `JoinSet` that is reaped as they finish (fixed).
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::{JoinError, JoinSet};
+
+use pipeline::{
+    Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
+    enrich_with, finish, panic_message,
+};
+use testkit::{Gauge, Signals};
+
+use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
+
+/// The fixed pipeline, for the tour and the tests.
+pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+    fixed(input, cfg, &Signals::new(&crate::WATCH))
+}
+
+/// FIXED: at most `cfg.concurrency` look-ups in flight.
+pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
+    pipeline(Limit::Bounded, input, cfg, signals)
+}
+
+/// BROKEN ON PURPOSE: a task per reading, all at once.
+pub fn broken_unbounded(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    pipeline(Limit::Unbounded, input, cfg, signals)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Unbounded,
+    Bounded,
+}
+
+fn pipeline(
+    limit: Limit,
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    cfg.validate()?;
+    let sink = cfg.sink.open()?;
+    let Work { lines_read, parts } = Work::split(input, cfg, 1);
+    let records = parts.into_iter().flatten().collect();
+    let registry = Arc::new(SlowRegistry::new(
+        Arc::clone(&cfg.registry),
+        REGISTRY_LATENCY,
+        signals,
+    ));
+    let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads)
+        .enable_all()
+        .build()
+        .map_err(|source| PipelineError::Start {
+            what: "the tokio runtime",
+            source,
+        })?;
+    let aggregator = runtime.block_on(async {
+        match limit {
+            Limit::Unbounded => enrich_unbounded(records, registry, in_flight, &cfg.progress).await,
+            Limit::Bounded => {
+                enrich_bounded(records, registry, in_flight, cfg.concurrency, &cfg.progress).await
+            }
+        }
+    })?;
+    finish(lines_read, aggregator, sink)
+}
+
+// ANCHOR: enrich_one
+/// One look-up: the registry may refuse it; if not, wait out its latency, then take the answer.
+async fn enrich_one(record: Parsed, registry: &SlowRegistry) -> Enriched {
+    let reading = record?;
+    let found = match registry.admit() {
+        Ok(ticket) => {
+            tokio::time::sleep(registry.latency()).await;
+            ticket.answer(&reading.sensor_id)
+        }
+        Err(refused) => Err(refused),
+    };
+    enrich_with(reading, found)
+}
+// ANCHOR_END: enrich_one
+
+// ANCHOR: broken
+/// BROKEN ON PURPOSE: the loop never waits, so every reading's task is in flight at once.
+async fn enrich_unbounded(
+    records: Vec<Parsed>,
+    registry: Arc<SlowRegistry>,
+    in_flight: Gauge,
+    progress: &Progress,
+) -> Result<Aggregator, PipelineError> {
+    let mut tasks = Vec::with_capacity(records.len());
+    for record in records {
+        let (registry, in_flight) = (Arc::clone(&registry), in_flight.enter());
+        tasks.push(tokio::spawn(async move {
+            let enriched = enrich_one(record, &registry).await;
+            drop(in_flight);
+            enriched
+        }));
+    }
+    let mut aggregator = Aggregator::new();
+    for task in tasks {
+        aggregator.add(task.await.map_err(stage_failed)?);
+        progress.add(1);
+    }
+    Ok(aggregator)
+}
+// ANCHOR_END: broken
+
+// ANCHOR: fixed
+/// FIXED: a task needs a permit before it is spawned, and there are only `limit` permits, so
+/// the loop waits while `limit` look-ups are in flight (backpressure). Finished tasks are
+/// reaped as the loop goes, so the `JoinSet` holds at most `limit` tasks too.
+async fn enrich_bounded(
+    records: Vec<Parsed>,
+    registry: Arc<SlowRegistry>,
+    in_flight: Gauge,
+    limit: usize,
+    progress: &Progress,
+) -> Result<Aggregator, PipelineError> {
+    let permits = Arc::new(Semaphore::new(limit));
+    let mut tasks = JoinSet::new();
+    let mut aggregator = Aggregator::new();
+    for record in records {
+        let permit = Arc::clone(&permits)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let (registry, in_flight) = (Arc::clone(&registry), in_flight.enter());
+        tasks.spawn(async move {
+            let enriched = enrich_one(record, &registry).await;
+            drop(in_flight); // leave the gauge before the permit lets the next task in
+            drop(permit);
+            enriched
+        });
+        while let Some(done) = tasks.try_join_next() {
+            aggregator.add(done.map_err(stage_failed)?);
+            progress.add(1);
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        aggregator.add(done.map_err(stage_failed)?);
+        progress.add(1);
+    }
+    Ok(aggregator)
+}
+// ANCHOR_END: fixed
+
+fn stage_failed(e: JoinError) -> PipelineError {
+    if e.is_panic() {
+        PipelineError::StagePanicked {
+            stage: "enrich",
+            message: panic_message(&*e.into_panic()),
+        }
+    } else {
+        PipelineError::StageCancelled { stage: "enrich" }
+    }
+}

@@ -1,0 +1,159 @@
+//! Chapter 5's claims, as tests: without a limit, far more is in flight than the limit and the
+//! registry refuses look-ups; with one, the gauge never passes the limit and the report is
+//! chapter 1's. A thread per reading runs into the OS's limit, shown in a child process.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ch05_unbounded_spawning::registry::{REFUSED, REGISTRY_CAPACITY, TASKS_IN_FLIGHT};
+use ch05_unbounded_spawning::variants::{async_std_rt, smol_rt, sync, tokio_rt};
+use ch05_unbounded_spawning::{WATCH, chapter_input};
+use pipeline::{Config, RejectReason, Report, Variant};
+use testkit::{
+    DemoFn, Signals, TEST_DEADLINE, Verdict, assert_variants_agree, run_demo, run_with_deadline,
+};
+
+const BROKEN: [(Variant, DemoFn); 4] = [
+    (Variant::Sync, sync::broken_unbounded),
+    (Variant::Tokio, tokio_rt::broken_unbounded),
+    (Variant::AsyncStd, async_std_rt::broken_unbounded),
+    (Variant::Smol, smol_rt::broken_unbounded),
+];
+
+const FIXED: [(Variant, DemoFn); 4] = [
+    (Variant::Sync, sync::fixed),
+    (Variant::Tokio, tokio_rt::fixed),
+    (Variant::AsyncStd, async_std_rt::fixed),
+    (Variant::Smol, smol_rt::fixed),
+];
+
+/// Runs a demo to completion and returns its report and what its gauges saw.
+fn finished(variant: Variant, run: DemoFn) -> (Report, std::sync::Arc<Signals>) {
+    let (verdict, signals) = run_demo(
+        run,
+        &WATCH,
+        &chapter_input(),
+        &Config::default(),
+        TEST_DEADLINE,
+    );
+    match verdict {
+        Verdict::Finished(report) => (report, signals),
+        other => panic!("{variant}: expected the run to finish, got: {other}"),
+    }
+}
+
+fn overloaded(report: &Report) -> u64 {
+    report
+        .rejections()
+        .iter()
+        .filter(|r| r.reason == RejectReason::RegistryOverloaded)
+        .count() as u64
+}
+
+// ANCHOR: fixed_within_limit
+#[test]
+fn a_bounded_pipeline_never_passes_its_limit_and_gives_the_chapter_1_report() {
+    let input = chapter_input();
+    let limit = Config::default().concurrency;
+    let (_, ch01_sync) = ch01_baseline::VARIANTS[0];
+    let expected = ch01_sync(&input, &Config::default()).expect("chapter 1 runs");
+    let mut reports = Vec::new();
+    for (variant, run) in FIXED {
+        let (report, signals) = finished(variant, run);
+        let peak = signals.gauge(TASKS_IN_FLIGHT).peak();
+        assert!(
+            (1..=limit).contains(&peak),
+            "{variant}: {peak} look-ups were in flight at once; the limit is {limit}"
+        );
+        assert_eq!(
+            signals.counter(REFUSED).total(),
+            0,
+            "{variant}: within the limit ({limit} ≤ capacity {REGISTRY_CAPACITY}) nothing is refused"
+        );
+        reports.push((variant, report));
+    }
+    assert_variants_agree(input.name(), &expected, &reports);
+    // (`VARIANTS`, the tour's entry, is `fixed` with fresh signals; the tour checks it.)
+    insta::assert_snapshot!("fixed", expected.text());
+}
+// ANCHOR_END: fixed_within_limit
+
+// ANCHOR: broken_past_limit
+#[test]
+fn an_unbounded_pipeline_goes_past_its_limit_and_the_registry_refuses_look_ups() {
+    let limit = Config::default().concurrency;
+    for (variant, run) in BROKEN {
+        let (report, signals) = finished(variant, run);
+        let peak = signals.gauge(TASKS_IN_FLIGHT).peak();
+        assert!(
+            peak > limit,
+            "{variant}: only {peak} in flight at once; without a limit it should pass {limit}"
+        );
+        // Every refusal is a counted rejection, nothing vanishes: the report still balances.
+        assert!(report.is_balanced(), "{variant}:\n{report}");
+        assert_eq!(
+            overloaded(&report),
+            signals.counter(REFUSED).total(),
+            "{variant}: every refused look-up is a rejected reading"
+        );
+    }
+}
+// ANCHOR_END: broken_past_limit
+
+/// The child role of the next test: a thread per reading against a registry that takes a
+/// minute to answer, so every thread stays alive and they pile up.
+const CHILD_ROLE: &str = "CH05_CHILD_ROLE";
+
+// ANCHOR: os_limit
+/// A thread per reading, in a child process whose address space is capped (`ulimit -v`, which
+/// applies to root too): every thread reserves a stack, and past the cap the OS refuses the
+/// next one. That is the error a real service meets, only later and with the whole machine.
+#[test]
+fn a_thread_per_reading_runs_into_the_os_limit() {
+    if std::env::var_os(CHILD_ROLE).is_some() {
+        let input = chapter_input(); // 2,000 readings: far more threads than the cap allows
+        let signals = Signals::new(&WATCH);
+        let _ = sync::broken_unbounded_with_latency(
+            &input,
+            &Config::default(),
+            &signals,
+            Duration::from_secs(60),
+        );
+        unreachable!("the OS should have refused a thread before this point");
+    }
+    let test_binary = std::env::current_exe().unwrap();
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 1048576 && exec "$0" "$@""#) // 1 GiB of address space
+        .arg(&test_binary)
+        .args([
+            "--exact",
+            "a_thread_per_reading_runs_into_the_os_limit",
+            "--nocapture",
+        ])
+        .env(CHILD_ROLE, "explode")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh starts");
+    let pid = child.id();
+    let outcome = run_with_deadline("child", TEST_DEADLINE, move || child.wait_with_output());
+    if outcome.is_hung() {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let output = outcome.expect_finished("the child process").unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the child should have failed:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("failed to spawn thread"),
+        "the child should fail to spawn a thread:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("Resource temporarily unavailable"),
+        "with the OS's own error (EAGAIN):\n{stderr}"
+    );
+}
+// ANCHOR_END: os_limit
