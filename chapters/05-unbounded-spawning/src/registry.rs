@@ -44,6 +44,7 @@ impl SlowRegistry {
         }
     }
 
+    // ANCHOR: admit
     /// Takes the request on, or refuses it if `REGISTRY_CAPACITY` are already in progress.
     pub fn admit(&self) -> Result<Ticket, LookupError> {
         let Some(in_flight) = self.requests.enter_within(REGISTRY_CAPACITY) else {
@@ -55,6 +56,7 @@ impl SlowRegistry {
             _in_flight: in_flight,
         })
     }
+    // ANCHOR_END: admit
 
     pub fn latency(&self) -> Duration {
         self.latency
