@@ -1,0 +1,165 @@
+//! # Exercise 05 — put a limit on the fan-out (chapter 5)
+//!
+//! The registry takes a few milliseconds per look-up and refuses requests past its capacity
+//! (32 at once). The two functions below start a look-up for every reading at once, so the
+//! registry refuses most of them. Give each a limit: at most `limit` look-ups in flight.
+//!
+//! 1. **tokio** — `enrich_all_tokio`: the tasks may stay tasks; a `tokio::sync::Semaphore`
+//!    is the usual tool. Hold the permit for as long as the look-up runs. (~10 min)
+//! 2. **smol** — `enrich_all_smol`: do it without spawning at all: `futures::StreamExt` has
+//!    `buffer_unordered` and `for_each_concurrent`. (~10 min)
+//!
+//! Check: `cargo test -p ex05-unbounded-spawning` (or `cargo run --release -- check 05`).
+//! Stuck: `cargo run --release -- hint 05`. Don't change the harness or the checks.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use ch05_unbounded_spawning::registry::{REGISTRY_LATENCY, SlowRegistry};
+use pipeline::{
+    Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
+    enrich_with, finish,
+};
+use smol::Executor;
+use testkit::Signals;
+
+/// One look-up, on tokio's timer: the registry may refuse it; if not, wait, then answer.
+pub async fn lookup_tokio(record: Parsed, registry: &SlowRegistry) -> Enriched {
+    let reading = record?;
+    let found = match registry.admit() {
+        Ok(ticket) => {
+            tokio::time::sleep(registry.latency()).await;
+            ticket.answer(&reading.sensor_id)
+        }
+        Err(refused) => Err(refused),
+    };
+    enrich_with(reading, found)
+}
+
+/// One look-up, on smol's timer.
+pub async fn lookup_smol(record: Parsed, registry: &SlowRegistry) -> Enriched {
+    let reading = record?;
+    let found = match registry.admit() {
+        Ok(ticket) => {
+            smol::Timer::after(registry.latency()).await;
+            ticket.answer(&reading.sensor_id)
+        }
+        Err(refused) => Err(refused),
+    };
+    enrich_with(reading, found)
+}
+
+// ANCHOR: task_tokio
+// TODO(1): every reading gets its task at once. Allow at most `limit` look-ups in flight.
+pub async fn enrich_all_tokio(
+    records: Vec<Parsed>,
+    registry: Arc<SlowRegistry>,
+    limit: usize,
+    progress: &Progress,
+) -> Aggregator {
+    let _ = limit; // TODO(1): use it
+    let mut tasks = Vec::new();
+    for record in records {
+        let registry = Arc::clone(&registry);
+        tasks.push(tokio::spawn(async move {
+            lookup_tokio(record, &registry).await
+        }));
+    }
+    let mut aggregator = Aggregator::new();
+    for task in tasks {
+        aggregator.add(task.await.expect("a look-up task panicked"));
+        progress.add(1);
+    }
+    aggregator
+}
+// ANCHOR_END: task_tokio
+
+// ANCHOR: task_smol
+// TODO(2): the same on smol, and this time without spawning a task per reading.
+pub async fn enrich_all_smol(
+    executor: &Executor<'static>,
+    records: Vec<Parsed>,
+    registry: Arc<SlowRegistry>,
+    limit: usize,
+    progress: &Progress,
+) -> Aggregator {
+    let _ = limit; // TODO(2): use it
+    let mut tasks = Vec::new();
+    for record in records {
+        let registry = Arc::clone(&registry);
+        tasks.push(executor.spawn(async move { lookup_smol(record, &registry).await }));
+    }
+    let mut aggregator = Aggregator::new();
+    for task in tasks {
+        aggregator.add(task.await);
+        progress.add(1);
+    }
+    aggregator
+}
+// ANCHOR_END: task_smol
+
+// ---------------------------------------------------------------------------------------------
+// The harness. You should not need to change anything below.
+// ---------------------------------------------------------------------------------------------
+
+/// tokio: a multi-thread runtime with `cfg.worker_threads` workers.
+pub fn run_tokio(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
+    let (sink, lines_read, records, registry) = prepare(input, cfg, signals)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads)
+        .enable_all()
+        .build()
+        .map_err(|source| PipelineError::Start {
+            what: "the tokio runtime",
+            source,
+        })?;
+    let aggregator = runtime.block_on(enrich_all_tokio(
+        records,
+        registry,
+        cfg.concurrency,
+        &cfg.progress,
+    ));
+    finish(lines_read, aggregator, sink)
+}
+
+/// smol: an `Executor` driven by `cfg.worker_threads` threads.
+pub fn run_smol(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
+    let (sink, lines_read, records, registry) = prepare(input, cfg, signals)?;
+    let executor = Executor::new();
+    let (stop, stopped) = smol::channel::unbounded::<()>();
+    let aggregator = std::thread::scope(|s| {
+        let _stop_workers = stop;
+        for _ in 0..cfg.worker_threads {
+            let (executor, stopped) = (&executor, stopped.clone());
+            s.spawn(move || smol::block_on(executor.run(stopped.recv())));
+        }
+        smol::block_on(enrich_all_smol(
+            &executor,
+            records,
+            registry,
+            cfg.concurrency,
+            &cfg.progress,
+        ))
+    });
+    finish(lines_read, aggregator, sink)
+}
+
+type Prepared = (Box<dyn pipeline::Sink>, u64, Vec<Parsed>, Arc<SlowRegistry>);
+
+fn prepare(input: &Input, cfg: &Config, signals: &Signals) -> Result<Prepared, PipelineError> {
+    cfg.validate()?;
+    let sink = cfg.sink.open()?;
+    let Work { lines_read, parts } = Work::split(input, cfg, 1);
+    let records = parts.into_iter().flatten().collect();
+    let registry = Arc::new(SlowRegistry::new(
+        Arc::clone(&cfg.registry),
+        REGISTRY_LATENCY,
+        signals,
+    ));
+    Ok((sink, lines_read, records, registry))
+}
+
+// The checks: one file, shared with the solution crate (its `tests` folder links to this one).
+#[cfg(test)]
+#[path = "../tests/checks.rs"]
+mod checks;

@@ -1,0 +1,65 @@
+//! Exercise 05's checks: the registry must never see more than `limit` requests at once, must
+//! refuse nothing, and the report must be chapter 1's. Runs under a watchdog, so a pipeline that
+//! waits for a permit nobody gives back fails after two seconds instead of hanging.
+
+use std::time::Duration;
+
+use ch05_unbounded_spawning::WATCH;
+use ch05_unbounded_spawning::registry::{REFUSED, REGISTRY_REQUESTS};
+use pipeline::{Config, DatasetSpec, Input, Report, error_chain, run_sequential};
+use testkit::{DemoFn, Verdict, run_demo};
+
+/// The limit the checks ask for: well under the registry's capacity.
+const LIMIT: usize = 8;
+const STALL: Duration = Duration::from_secs(2);
+
+fn check(runtime: &str, run: DemoFn) {
+    let input = Input::generated(&DatasetSpec {
+        lines: 1_000,
+        ..DatasetSpec::default()
+    });
+    let expected = run_sequential(&input, &Config::default()).expect("the reference runs");
+    let cfg = Config {
+        concurrency: LIMIT,
+        ..Config::default()
+    };
+    let (verdict, signals) = run_demo(run, &WATCH, &input, &cfg, STALL);
+    let report: Report = match verdict {
+        Verdict::Finished(report) => report,
+        Verdict::Failed(e) => panic!("the {runtime} run failed: {}", error_chain(&e)),
+        Verdict::Stalled { .. } => panic!(
+            "no progress after {STALL:?} in the {runtime} run — is a permit (or a slot) never \
+             given back? hint: `cargo run --release -- hint 05`"
+        ),
+        Verdict::Panicked(message) => panic!("the {runtime} run panicked: {message}"),
+    };
+    let (peak, refused) = (
+        signals.gauge(REGISTRY_REQUESTS).peak(),
+        signals.counter(REFUSED).total(),
+    );
+    assert!(
+        peak <= LIMIT && refused == 0,
+        "the {runtime} pipeline had up to {peak} look-ups in flight at once (the limit is \
+         {LIMIT}) and the registry refused {refused} of them — is every look-up holding its \
+         permit (or slot) for as long as it runs? hint: `cargo run --release -- hint 05`"
+    );
+    assert!(
+        report.text() == expected.text(),
+        "the {runtime} pipeline stayed within the limit, but its report is not chapter 1's: \
+         expected {} accepted and {} rejected readings, got {} and {}",
+        expected.accepted(),
+        expected.rejected(),
+        report.accepted(),
+        report.rejected()
+    );
+}
+
+#[test]
+fn tokio_stays_within_the_limit() {
+    check("tokio", super::run_tokio);
+}
+
+#[test]
+fn smol_stays_within_the_limit() {
+    check("smol", super::run_smol);
+}
