@@ -21,34 +21,6 @@ pub type SiteStats = BTreeMap<Arc<str>, u64>;
 /// How many enrich workers share the cache.
 pub const WORKERS: usize = 2;
 
-/// The probes on the chapter's two locks, shared by the workers and the watcher outside.
-#[derive(Debug)]
-pub struct Locks {
-    pub cache: LockProbe,
-    pub stats: LockProbe,
-}
-
-impl Default for Locks {
-    fn default() -> Self {
-        Locks {
-            cache: LockProbe::new("cache"),
-            stats: LockProbe::new("stats"),
-        }
-    }
-}
-
-impl Locks {
-    /// What the watcher says when the demo stops moving, e.g.
-    /// "1 waiting for the cache lock, 0 waiting for the stats lock".
-    pub fn describe(&self) -> String {
-        format!(
-            "{} waiting for the cache lock, {} waiting for the stats lock",
-            self.cache.waiting(),
-            self.stats.waiting()
-        )
-    }
-}
-
 /// The registry look-up as the I/O it stands for: one suspension point, then the answer.
 ///
 /// `yield_now` returns `Pending` once and wakes itself at once, on any executor, so the task is

@@ -102,6 +102,7 @@ pub const DEMOS: [Demo; 2] = [
         pitfall: Pitfall::Deadlock,
         input: demo_input,
         watch: WATCH,
+        limited: None,
         diagnosis: "a task is suspended at an .await while it holds a std::sync::Mutex; \
                     the other task blocks the executor's only thread waiting for that lock, \
                     so the holder can never be polled again to release it",
@@ -135,6 +136,7 @@ pub const DEMOS: [Demo; 2] = [
         pitfall: Pitfall::Deadlock,
         input: demo_input,
         watch: WATCH,
+        limited: None,
         diagnosis: "the enrich worker holds the cache lock and waits for the stats lock, \
                     while the snapshot holds the stats lock and waits for the cache lock",
         cases: [

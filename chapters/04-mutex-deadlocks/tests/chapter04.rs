@@ -3,7 +3,7 @@
 //! held across `.await` in a spawned task, and an in-runtime timeout cannot rescue a blocked
 //! runtime.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -21,6 +21,9 @@ use testkit::{
 /// How long a broken demo may make no progress before it counts as stuck. Its deadlock is
 /// permanent, so any stall limit gives the same verdict; short keeps the suite fast.
 const BROKEN_STALL: Duration = Duration::from_millis(500);
+/// For the in-runtime timeout demos: at least ten times their inner timeout, so a timeout that
+/// could fire would have fired long before the watcher gives up.
+const TIMEOUT_STALL: Duration = Duration::from_secs(3);
 /// For runs that must finish: long, so a slow CI machine never looks stuck.
 const FIXED_STALL: Duration = TEST_DEADLINE;
 
@@ -43,8 +46,9 @@ fn demo_fns(broken: bool) -> Vec<(String, DemoFn)> {
         .collect()
 }
 
-/// Runs demos side by side (each stalls on its own clock) and returns their verdicts.
-fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdict)> {
+/// Runs demos side by side (each stalls on its own clock) and returns their verdicts and what
+/// their signals say.
+fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdict, Arc<Signals>)> {
     let input = Input::dataset(Dataset::Default);
     thread::scope(|s| {
         let running: Vec<_> = demos
@@ -54,15 +58,31 @@ fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdi
                 let cfg = Config::default(); // its own progress counter
                 (
                     name,
-                    s.spawn(move || run_demo(run, &WATCH, input, &cfg, stall).0),
+                    s.spawn(move || run_demo(run, &WATCH, input, &cfg, stall)),
                 )
             })
             .collect();
         running
             .into_iter()
-            .map(|(name, handle)| (name, handle.join().expect("run_demo does not panic")))
+            .map(|(name, handle)| {
+                let (verdict, signals) = handle.join().expect("run_demo does not panic");
+                (name, verdict, signals)
+            })
             .collect()
     })
+}
+
+/// What the probes say once they match `expected`, or after a bounded wait. A starved machine
+/// can call a run stuck a moment before its deadlock has formed; the deadlock, once formed, is
+/// permanent, so waiting for it cannot turn a wrong verdict into a right one.
+fn settled(signals: &Signals, expected: &str) -> String {
+    for _ in 0..100 {
+        if signals.describe() == expected {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    signals.describe()
 }
 
 // ANCHOR: broken_demos_hang
@@ -70,10 +90,11 @@ fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdi
 fn every_broken_demo_deadlocks() {
     let broken = demo_fns(true);
     assert_eq!(broken.len(), 7, "3 guard-across-await + 4 lock-order demos");
-    for (name, verdict) in verdicts(broken, BROKEN_STALL) {
-        let Verdict::Stalled { signals, .. } = &verdict else {
-            panic!("{name}: expected a deadlock, got: {verdict}");
-        };
+    for (name, verdict, signals) in verdicts(broken, BROKEN_STALL) {
+        assert!(
+            verdict.is_stalled(),
+            "{name}: expected a deadlock, got: {verdict}"
+        );
         let expected = if name.starts_with("guard-across-await") {
             // one task suspended holding the lock, the other blocking the thread waiting for it
             "1 waiting for the cache lock, 0 waiting for the stats lock"
@@ -81,7 +102,7 @@ fn every_broken_demo_deadlocks() {
             // each side waits for the lock the other holds
             "1 waiting for the cache lock, 1 waiting for the stats lock"
         };
-        assert_eq!(signals, expected, "{name}: {verdict}");
+        assert_eq!(settled(&signals, expected), expected, "{name}: {verdict}");
     }
 }
 // ANCHOR_END: broken_demos_hang
@@ -92,7 +113,7 @@ fn every_fixed_demo_finishes_with_the_chapter_1_report() {
     let expected = chapter_1_report(&input);
     let fixed = demo_fns(false);
     assert_eq!(fixed.len(), 7);
-    for (name, verdict) in verdicts(fixed, FIXED_STALL) {
+    for (name, verdict, _) in verdicts(fixed, FIXED_STALL) {
         match verdict {
             Verdict::Finished(report) => assert!(
                 report.text() == expected.text(),
@@ -158,7 +179,9 @@ fn the_sync_variant_has_no_async_lock_fix() {
 
 // ANCHOR: inner_timeout
 /// A timeout *inside* the stuck runtime: when the runtime's only thread is blocked in a std
-/// `lock()`, nothing can poll the timer, so it never fires; only a watcher outside sees it.
+/// `lock()`, the timeout can never take effect. (tokio's timer is driven by that thread, so it
+/// does not even fire; async-std's and smol's fire on async-io's own thread, but the future
+/// that would return the timeout error is never polled again.) Only a watcher outside sees it.
 #[test]
 fn an_in_runtime_timeout_cannot_fire_while_the_thread_is_blocked() {
     let demos: Vec<(String, DemoFn)> = vec![
@@ -175,7 +198,9 @@ fn an_in_runtime_timeout_cannot_fire_while_the_thread_is_blocked() {
             smol_rt::broken_guard_across_await_with_timeout,
         ),
     ];
-    for (name, verdict) in verdicts(demos, BROKEN_STALL) {
+    for (name, verdict, signals) in verdicts(demos, TIMEOUT_STALL) {
+        let expected = "1 waiting for the cache lock, 0 waiting for the stats lock";
+        assert_eq!(settled(&signals, expected), expected, "{name}: {verdict}");
         assert!(
             verdict.is_stalled(),
             "{name}: the inner timeout ({:?}) must not be able to fire, got: {verdict}",
@@ -196,7 +221,7 @@ fn an_in_runtime_timeout_does_fire_when_tasks_only_wait() {
         ),
         ("smol".into(), smol_rt::broken_lock_order_with_timeout),
     ];
-    for (name, verdict) in verdicts(demos, FIXED_STALL) {
+    for (name, verdict, _) in verdicts(demos, FIXED_STALL) {
         assert!(
             matches!(verdict, Verdict::Failed(PipelineError::TimedOut { .. })),
             "{name}: expected the inner timeout to fire, got: {verdict}"
@@ -240,7 +265,8 @@ fn the_fixed_lookups_are_send() {
 // ANCHOR: compile_fail
 /// `tokio::spawn`, `async_std::task::spawn` and `smol::spawn` all require `Send` futures, and a
 /// future that holds a `std::sync::MutexGuard` across an `.await` is not `Send`: the compiler
-/// rejects the chapter's bug — but only when the future is spawned onto a multi-thread executor.
+/// rejects the chapter's bug — but only where it is spawned (on any runtime flavour), never
+/// where it is `block_on`-ed or spawned locally.
 #[test]
 fn spawn_rejects_a_std_guard_held_across_await() {
     let cases = trybuild::TestCases::new();

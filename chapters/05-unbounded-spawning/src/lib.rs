@@ -72,6 +72,7 @@ pub const DEMOS: [Demo; 1] = [Demo {
     pitfall: Pitfall::Explosion,
     input: chapter_input,
     watch: WATCH,
+    limited: Some(TASKS_IN_FLIGHT),
     diagnosis: "the loop spawns a task for every reading without waiting for any, so every \
                 look-up is in flight at once: the registry refuses everything past its \
                 capacity, and every task's memory is held until the end",

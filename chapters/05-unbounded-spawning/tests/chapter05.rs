@@ -3,22 +3,35 @@
 //! chapter 1's. A thread per reading runs into the OS's limit, shown in a child process.
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ch05_unbounded_spawning::registry::{REFUSED, REGISTRY_CAPACITY, TASKS_IN_FLIGHT};
+use ch05_unbounded_spawning::registry::{
+    REFUSED, REGISTRY_CAPACITY, REGISTRY_REQUESTS, TASKS_IN_FLIGHT,
+};
 use ch05_unbounded_spawning::variants::{async_std_rt, smol_rt, sync, tokio_rt};
 use ch05_unbounded_spawning::{WATCH, chapter_input};
-use pipeline::{Config, RejectReason, Report, Variant};
+use pipeline::{Config, Input, PipelineError, RejectReason, Report, Variant, error_chain};
 use testkit::{
     DemoFn, Signals, TEST_DEADLINE, Verdict, assert_variants_agree, run_demo, run_with_deadline,
 };
 
-const BROKEN: [(Variant, DemoFn); 4] = [
-    (Variant::Sync, sync::broken_unbounded),
-    (Variant::Tokio, tokio_rt::broken_unbounded),
-    (Variant::AsyncStd, async_std_rt::broken_unbounded),
-    (Variant::Smol, smol_rt::broken_unbounded),
+type WithLatency = fn(&Input, &Config, &Signals, Duration) -> Result<Report, PipelineError>;
+
+const BROKEN: [(Variant, WithLatency); 4] = [
+    (Variant::Sync, sync::broken_unbounded_with_latency),
+    (Variant::Tokio, tokio_rt::broken_unbounded_with_latency),
+    (
+        Variant::AsyncStd,
+        async_std_rt::broken_unbounded_with_latency,
+    ),
+    (Variant::Smol, smol_rt::broken_unbounded_with_latency),
 ];
+
+/// The broken pipelines run against a registry ten times slower than the demo's, so the first
+/// look-ups are still in progress long after any machine has started the next 32: whether the
+/// registry fills up cannot depend on how fast this machine spawns.
+const SLOW_REGISTRY: Duration = Duration::from_millis(50);
 
 const FIXED: [(Variant, DemoFn); 4] = [
     (Variant::Sync, sync::fixed),
@@ -83,11 +96,31 @@ fn a_bounded_pipeline_never_passes_its_limit_and_gives_the_chapter_1_report() {
 fn an_unbounded_pipeline_goes_past_its_limit_and_the_registry_refuses_look_ups() {
     let limit = Config::default().concurrency;
     for (variant, run) in BROKEN {
-        let (report, signals) = finished(variant, run);
+        let signals = Arc::new(Signals::new(&WATCH));
+        let watched = Arc::clone(&signals);
+        let report = run_with_deadline(variant.name(), TEST_DEADLINE, move || {
+            run(
+                &chapter_input(),
+                &Config::default(),
+                &watched,
+                SLOW_REGISTRY,
+            )
+        })
+        .expect_finished(&format!("the broken {variant} pipeline"))
+        .unwrap_or_else(|e| panic!("{variant}: {}", error_chain(&e)));
         let peak = signals.gauge(TASKS_IN_FLIGHT).peak();
         assert!(
             peak > limit,
             "{variant}: only {peak} in flight at once; without a limit it should pass {limit}"
+        );
+        assert_eq!(
+            signals.gauge(REGISTRY_REQUESTS).peak(),
+            REGISTRY_CAPACITY,
+            "{variant}: the registry should have been full"
+        );
+        assert!(
+            signals.counter(REFUSED).total() > 0,
+            "{variant}: the registry should have refused look-ups"
         );
         // Every refusal is a counted rejection, nothing vanishes: the report still balances.
         assert!(report.is_balanced(), "{variant}:\n{report}");
@@ -132,6 +165,7 @@ fn a_thread_per_reading_runs_into_the_os_limit() {
             "--nocapture",
         ])
         .env(CHILD_ROLE, "explode")
+        .env_remove("RUST_MIN_STACK") // a tiny stack would let every thread fit under the cap
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

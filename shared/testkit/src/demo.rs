@@ -64,6 +64,11 @@ impl Signals {
             .unwrap_or_else(|| panic!("no gauge called `{name}`"))
     }
 
+    /// The sum of all counters (e.g. every refused look-up).
+    pub fn counted(&self) -> u64 {
+        self.counters.iter().map(Counter::total).sum()
+    }
+
     /// The counter called `name`.
     ///
     /// # Panics
@@ -134,6 +139,9 @@ pub struct Demo {
     pub input: fn() -> Input,
     /// What the demo's signals watch.
     pub watch: Watch,
+    /// For an explosion: the gauge that must stay within `cfg.concurrency` in the fixed run
+    /// and goes past it in the broken one.
+    pub limited: Option<&'static str>,
     /// What is going on when the broken version stops moving, in a sentence.
     pub diagnosis: &'static str,
     pub cases: [DemoCase; 4],
@@ -156,7 +164,10 @@ pub enum Verdict {
     Failed(PipelineError),
     /// No progress for the stall limit; `signals` says who was waiting for what.
     Stalled {
+        /// How long the run had been going when it was judged stuck.
         after: Duration,
+        /// How long it had made no progress by then.
+        stall: Duration,
         signals: String,
     },
     Panicked(String),
@@ -180,9 +191,14 @@ impl fmt::Display for Verdict {
                 report.checksum()
             ),
             Verdict::Failed(e) => write!(f, "failed: {}", error_chain(e)),
-            Verdict::Stalled { after, signals } => {
-                write!(f, "no progress for {after:.1?}: {signals}")
-            }
+            Verdict::Stalled {
+                after,
+                stall,
+                signals,
+            } => write!(
+                f,
+                "no progress for {stall:?} (stopped watching {after:.1?} in): {signals}"
+            ),
             Verdict::Panicked(message) => write!(f, "panicked: {message}"),
         }
     }
@@ -211,6 +227,7 @@ pub fn run_demo(
         Outcome::Finished(Err(e)) => Verdict::Failed(e),
         Outcome::Hung { after } => Verdict::Stalled {
             after,
+            stall,
             signals: signals.describe(),
         },
         Outcome::Panicked(message) => Verdict::Panicked(message),

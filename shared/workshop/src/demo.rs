@@ -77,7 +77,20 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             )
         }
         (Verdict::Finished(report), false, Pitfall::Explosion) => {
-            println!("EXPLODED, as the book says: {}", signals.describe());
+            let peak = limited_peak(demo, &signals);
+            if peak <= cfg.concurrency {
+                bail!(
+                    "the broken pipeline stayed within the limit ({peak} ≤ {}), which the book \
+                     says it cannot: {}",
+                    cfg.concurrency,
+                    signals.describe()
+                );
+            }
+            println!(
+                "EXPLODED, as the book says: {} (the limit would be {})",
+                signals.describe(),
+                cfg.concurrency
+            );
             println!(
                 "report: {} of {} readings rejected because the registry was overloaded",
                 group_digits(overloaded(report)),
@@ -94,7 +107,19 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             let same = report.text() == reference.text();
             println!("{verdict}");
             if demo.pitfall == Pitfall::Explosion {
-                println!("within its limit: {}", signals.describe());
+                let peak = limited_peak(demo, &signals);
+                if peak > cfg.concurrency || signals.counted() > 0 {
+                    bail!(
+                        "the fixed pipeline went past its limit of {}: {}",
+                        cfg.concurrency,
+                        signals.describe()
+                    );
+                }
+                println!(
+                    "within its limit of {}: {}",
+                    cfg.concurrency,
+                    signals.describe()
+                );
             }
             println!(
                 "report {} the reference (the stages run one after the other on one thread)",
@@ -110,6 +135,11 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             signals.describe()
         ),
     }
+}
+
+/// The high-water mark of the gauge an explosion demo is limited by.
+fn limited_peak(demo: &testkit::Demo, signals: &testkit::Signals) -> usize {
+    demo.limited.map_or(0, |name| signals.gauge(name).peak())
 }
 
 /// How many readings a report rejected because the registry refused the look-up.

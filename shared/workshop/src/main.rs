@@ -4,11 +4,13 @@
 //!   of report checksums, wall times and threads, and a non-zero exit if any variant differs;
 //! - `run`: one chapter's variant on your own file;
 //! - `generate`: write a seeded dataset to try `run` on;
-//! - `demo`: a pitfall, live: the broken pipeline under a watchdog, or its fix.
+//! - `demo`: a pitfall, live: the broken pipeline under a watchdog, or its fix;
+//! - `exercises`, `check <id>`, `hint <id> [n]`: the exercises and their status.
 #![forbid(unsafe_code)]
 
 mod chapters;
 mod demo;
+mod exercises;
 mod measure;
 mod run;
 mod text;
@@ -85,6 +87,21 @@ enum Command {
         /// Seconds without progress after which the run counts as stuck.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
         stall_secs: u64,
+    },
+    /// List the exercises with their status (worked out by running their checks) and the next.
+    Exercises,
+    /// Run one exercise's checks, e.g. `check 04`.
+    Check {
+        /// The exercise id, e.g. 04.
+        id: String,
+    },
+    /// Print a hint for an exercise: `hint 04` first, then `hint 04 2`, more explicit.
+    Hint {
+        /// The exercise id, e.g. 04.
+        id: String,
+        /// Which hint (1 is the gentlest).
+        #[arg(default_value_t = 1)]
+        n: usize,
     },
     /// Write a seeded dataset (some lines malformed on purpose) to a file.
     Generate {
@@ -169,6 +186,9 @@ fn main() -> ExitCode {
             fixed,
             stall: std::time::Duration::from_secs(stall_secs),
         }),
+        Some(Command::Exercises) => exercises::list(),
+        Some(Command::Check { id }) => exercises::check(&id),
+        Some(Command::Hint { id, n }) => exercises::hint(&id, n),
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
             output,
             spec: dataset.spec(),

@@ -217,7 +217,7 @@ fn an_unbounded_spawn_demo_shows_the_explosion_and_its_fix_stays_within_the_limi
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(
-        stdout.contains("within its limit: tasks in flight: peak"),
+        stdout.contains("within its limit of 16: tasks in flight: peak"),
         "{stdout}"
     );
     assert!(stdout.contains("look-ups refused: 0"), "{stdout}");

@@ -2,9 +2,10 @@
 //!
 //! Every pipeline here runs its workers on ONE thread (a current-thread runtime, the workers
 //! joined with `tokio::join!`): the executor where a std lock held across `.await` deadlocks
-//! every time, and so the fairest place to show that the fixes work. On the multi-thread runtime
-//! the broken code does not even compile once you `tokio::spawn` it (the future is not `Send`:
-//! see `tests/compile_fail/`), which is the compiler's protection — and it covers only `spawn`.
+//! every time, and so the fairest place to show that the fixes work. `tokio::spawn` refuses the
+//! broken code on any runtime flavour (the future is not `Send`: see `tests/compile_fail/`);
+//! that is the compiler's protection, and it covers only `spawn`: `block_on`, `join!` inside
+//! `block_on`, and `spawn_local` on a `LocalSet` need no `Send`.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! (fixed): at most `limit` look-up futures polled at once, all inside one task.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_std::task;
 use futures::stream::{self, StreamExt};
@@ -21,7 +22,7 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
 
 /// FIXED: at most `cfg.concurrency` look-ups in flight.
 pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    pipeline(Limit::Bounded, input, cfg, signals)
+    pipeline(Limit::Bounded, input, cfg, signals, REGISTRY_LATENCY)
 }
 
 /// BROKEN ON PURPOSE: a task per reading, all at once.
@@ -30,7 +31,18 @@ pub fn broken_unbounded(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    pipeline(Limit::Unbounded, input, cfg, signals)
+    broken_unbounded_with_latency(input, cfg, signals, REGISTRY_LATENCY)
+}
+
+/// The broken pipeline against a registry with the given latency (the tests use a long one, so
+/// that the outcome cannot depend on how fast this machine spawns).
+pub fn broken_unbounded_with_latency(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+    latency: Duration,
+) -> Result<Report, PipelineError> {
+    pipeline(Limit::Unbounded, input, cfg, signals, latency)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +56,7 @@ fn pipeline(
     input: &Input,
     cfg: &Config,
     signals: &Signals,
+    latency: Duration,
 ) -> Result<Report, PipelineError> {
     cfg.validate()?;
     let sink = cfg.sink.open()?;
@@ -51,7 +64,7 @@ fn pipeline(
     let records = parts.into_iter().flatten().collect();
     let registry = Arc::new(SlowRegistry::new(
         Arc::clone(&cfg.registry),
-        REGISTRY_LATENCY,
+        latency,
         signals,
     ));
     let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();

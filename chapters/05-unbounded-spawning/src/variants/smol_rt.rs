@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use smol::{Executor, Timer};
@@ -23,7 +24,7 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
 
 /// FIXED: at most `cfg.concurrency` look-ups in flight.
 pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    pipeline(Limit::Bounded, input, cfg, signals)
+    pipeline(Limit::Bounded, input, cfg, signals, REGISTRY_LATENCY)
 }
 
 /// BROKEN ON PURPOSE: a task per reading, all at once.
@@ -32,7 +33,18 @@ pub fn broken_unbounded(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    pipeline(Limit::Unbounded, input, cfg, signals)
+    broken_unbounded_with_latency(input, cfg, signals, REGISTRY_LATENCY)
+}
+
+/// The broken pipeline against a registry with the given latency (the tests use a long one, so
+/// that the outcome cannot depend on how fast this machine spawns).
+pub fn broken_unbounded_with_latency(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+    latency: Duration,
+) -> Result<Report, PipelineError> {
+    pipeline(Limit::Unbounded, input, cfg, signals, latency)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +58,7 @@ fn pipeline(
     input: &Input,
     cfg: &Config,
     signals: &Signals,
+    latency: Duration,
 ) -> Result<Report, PipelineError> {
     cfg.validate()?;
     let sink = cfg.sink.open()?;
@@ -53,7 +66,7 @@ fn pipeline(
     let records = parts.into_iter().flatten().collect();
     let registry = Arc::new(SlowRegistry::new(
         Arc::clone(&cfg.registry),
-        REGISTRY_LATENCY,
+        latency,
         signals,
     ));
     let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();

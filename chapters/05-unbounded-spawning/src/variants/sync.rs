@@ -130,12 +130,18 @@ fn enrich_bounded(
     progress: &Progress,
 ) -> Result<Aggregator, PipelineError> {
     let (queue, work) = sync_channel::<Parsed>(limit);
-    let work = Mutex::new(work); // std's Receiver has one owner; the workers take turns
-    let (registry, in_flight, work) = (&*registry, &in_flight, &work);
+    // std's Receiver has one owner: the workers take turns. Only the workers hold it, so if
+    // they all die, the channel closes and `send` below fails instead of blocking for ever.
+    let work = Arc::new(Mutex::new(work));
+    let (registry, in_flight) = (&*registry, &in_flight);
     thread::scope(|s| {
         let workers: Vec<_> = (0..limit)
-            .map(|_| s.spawn(move || worker(work, registry, in_flight, progress)))
+            .map(|_| {
+                let work = Arc::clone(&work);
+                s.spawn(move || worker(&work, registry, in_flight, progress))
+            })
             .collect();
+        drop(work);
         for record in records {
             queue
                 .send(record)

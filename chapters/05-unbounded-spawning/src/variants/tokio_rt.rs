@@ -2,6 +2,7 @@
 //! with the tasks in a `JoinSet` that is reaped as they finish (fixed).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
@@ -21,7 +22,7 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
 
 /// FIXED: at most `cfg.concurrency` look-ups in flight.
 pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    pipeline(Limit::Bounded, input, cfg, signals)
+    pipeline(Limit::Bounded, input, cfg, signals, REGISTRY_LATENCY)
 }
 
 /// BROKEN ON PURPOSE: a task per reading, all at once.
@@ -30,7 +31,18 @@ pub fn broken_unbounded(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    pipeline(Limit::Unbounded, input, cfg, signals)
+    broken_unbounded_with_latency(input, cfg, signals, REGISTRY_LATENCY)
+}
+
+/// The broken pipeline against a registry with the given latency (the tests use a long one, so
+/// that the outcome cannot depend on how fast this machine spawns).
+pub fn broken_unbounded_with_latency(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+    latency: Duration,
+) -> Result<Report, PipelineError> {
+    pipeline(Limit::Unbounded, input, cfg, signals, latency)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +56,7 @@ fn pipeline(
     input: &Input,
     cfg: &Config,
     signals: &Signals,
+    latency: Duration,
 ) -> Result<Report, PipelineError> {
     cfg.validate()?;
     let sink = cfg.sink.open()?;
@@ -51,7 +64,7 @@ fn pipeline(
     let records = parts.into_iter().flatten().collect();
     let registry = Arc::new(SlowRegistry::new(
         Arc::clone(&cfg.registry),
-        REGISTRY_LATENCY,
+        latency,
         signals,
     ));
     let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
@@ -118,7 +131,8 @@ async fn enrich_unbounded(
 // ANCHOR: fixed
 /// FIXED: a task needs a permit before it is spawned, and there are only `limit` permits, so
 /// the loop waits while `limit` look-ups are in flight (backpressure). Finished tasks are
-/// reaped as the loop goes, so the `JoinSet` holds at most `limit` tasks too.
+/// reaped as the loop goes, so the `JoinSet` stays at about `limit` tasks too (a task that has
+/// given its permit back may not have been reaped yet).
 async fn enrich_bounded(
     records: Vec<Parsed>,
     registry: Arc<SlowRegistry>,
