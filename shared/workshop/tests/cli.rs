@@ -222,3 +222,25 @@ fn an_unbounded_spawn_demo_shows_the_explosion_and_its_fix_stays_within_the_limi
     );
     assert!(stdout.contains("look-ups refused: 0"), "{stdout}");
 }
+
+#[test]
+fn hints_go_from_gentle_to_explicit_and_say_where_the_next_is() {
+    let out = workshop(&["hint", "04"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.starts_with("hint 1 of 3 for exercise 04"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cargo run --release -- hint 04 2"),
+        "{stdout}"
+    );
+
+    let out = workshop(&["hint", "04", "3"]);
+    assert!(text(&out.stdout).contains("that was the last hint"));
+
+    let out = workshop(&["hint", "99"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("there is no exercise `99`; available: 04, 05"));
+}
