@@ -42,7 +42,7 @@ pub async fn run_async(input: &Input, cfg: &Config) -> Result<Report, PipelineEr
     cfg.validate()?;
     let output = cfg.sink.open()?;
     let (lines_tx, lines_rx) = channel(cfg.channel_capacity);
-    // Kept to report how full the first channel is, while the run goes on.
+    // Kept to report how full the first channel is once the stages are running.
     let lines_probe = lines_tx.clone();
     let (parsed_tx, parsed_rx) = channel(cfg.channel_capacity);
     let (enriched_tx, enriched_rx) = channel(cfg.channel_capacity);
@@ -59,20 +59,19 @@ pub async fn run_async(input: &Input, cfg: &Config) -> Result<Report, PipelineEr
     let aggregate = spawn(aggregate(enriched_rx, windows_tx));
     let sink = spawn(sink(output, windows_rx));
 
-    let report = StageResults {
+    eprintln!(
+        "first channel: {} of {} slots free once the stages are running",
+        lines_probe.capacity(),
+        lines_probe.max_capacity()
+    );
+    StageResults {
         source: join("source", source).await,
         parse: join("parse", parse).await,
         enrich: join("enrich", enrich).await,
         aggregate: join("aggregate", aggregate).await,
         sink: join("sink", sink).await,
     }
-    .into_report();
-    eprintln!(
-        "first channel: {} of {} slots free at the end",
-        lines_probe.capacity(),
-        lines_probe.max_capacity()
-    );
-    report
+    .into_report()
 }
 // ANCHOR_END: task_run
 

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pipeline::{
@@ -121,9 +122,12 @@ pub fn run_tokio(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
     let (first, second) = runtime.block_on(async {
         let worker = |records: Vec<Parsed>| {
             let cache = &cache;
-            enrich(records, &cfg.progress, move |id| async move {
-                lookup_tokio(cache, registry, &id).await
-            })
+            enrich(
+                records,
+                &cfg.progress,
+                &TOKIO_SUSPENSIONS,
+                move |id| async move { lookup_tokio(cache, registry, &id).await },
+            )
         };
         tokio::join!(worker(first), worker(second))
     });
@@ -139,17 +143,31 @@ pub fn run_smol(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
     let (first, second) = smol::block_on(async {
         let worker = |records: Vec<Parsed>| {
             let client = &client;
-            enrich(records, &cfg.progress, move |id| async move {
-                lookup_smol(client, &id).await
-            })
+            enrich(
+                records,
+                &cfg.progress,
+                &SMOL_SUSPENSIONS,
+                move |id| async move { lookup_smol(client, &id).await },
+            )
         };
         futures_lite::future::zip(worker(first), worker(second)).await
     });
     finish(lines_read, merge(first, second), sink)
 }
 
+/// How often a look-up gave the executor back (returned `Pending`) in each half. A look-up
+/// that never does — one that blocks the thread until its answer is in — cannot deadlock, but
+/// it stops everything else on the thread: the checks ask for real `.await`s.
+pub static TOKIO_SUSPENSIONS: AtomicUsize = AtomicUsize::new(0);
+pub static SMOL_SUSPENSIONS: AtomicUsize = AtomicUsize::new(0);
+
 /// One worker: looks every reading up with `lookup`, aggregates what it enriched.
-async fn enrich<F, Fut>(records: Vec<Parsed>, progress: &Progress, lookup: F) -> Aggregator
+async fn enrich<F, Fut>(
+    records: Vec<Parsed>,
+    progress: &Progress,
+    suspensions: &AtomicUsize,
+    lookup: F,
+) -> Aggregator
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Lookup>,
@@ -158,7 +176,7 @@ where
     for record in records {
         let enriched = match record {
             Ok(reading) => {
-                let found = lookup(reading.sensor_id.clone()).await;
+                let found = counting_pending(lookup(reading.sensor_id.clone()), suspensions).await;
                 enrich_with(reading, found)
             }
             Err(rejection) => Err(rejection),
@@ -167,6 +185,19 @@ where
         progress.add(1);
     }
     aggregator
+}
+
+/// Awaits `future`, counting every time it returns `Pending` to the executor.
+async fn counting_pending<F: Future>(future: F, pendings: &AtomicUsize) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        let poll = future.as_mut().poll(cx);
+        if poll.is_pending() {
+            pendings.fetch_add(1, Ordering::Relaxed);
+        }
+        poll
+    })
+    .await
 }
 
 fn merge(mut first: Aggregator, second: Aggregator) -> Aggregator {

@@ -1,6 +1,7 @@
 //! Exercise 04's checks. Each runs the two workers under a watchdog: a deadlock fails the check
 //! after two seconds without progress, with a pointer to what to look at, instead of hanging.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pipeline::{Config, DatasetSpec, Input, PipelineError, Report, error_chain, run_sequential};
@@ -9,7 +10,11 @@ use testkit::{Outcome, TEST_DEADLINE, run_with_watchdog};
 /// How long the workers may make no progress before the check calls them stuck.
 const STALL: Duration = Duration::from_secs(2);
 
-fn check(runtime: &str, run: fn(&Input, &Config) -> Result<Report, PipelineError>) {
+fn check(
+    runtime: &str,
+    run: fn(&Input, &Config) -> Result<Report, PipelineError>,
+    suspensions: &AtomicUsize,
+) {
     let input = Input::generated(&DatasetSpec {
         lines: 5_000,
         ..DatasetSpec::default()
@@ -37,14 +42,21 @@ fn check(runtime: &str, run: fn(&Input, &Config) -> Result<Report, PipelineError
         ),
         Outcome::Panicked(message) => panic!("the {runtime} run panicked: {message}"),
     }
+    assert!(
+        suspensions.load(Ordering::Relaxed) > 0,
+        "the {runtime} workers finished, but no look-up ever gave the thread back to the other \
+         worker: is something blocking the thread until the answer is in (a `block_on` inside \
+         the lock?) instead of awaiting it? That hides the deadlock by stopping everything else \
+         (chapter 8). hint: `cargo run --release -- hint 04 2`"
+    );
 }
 
 #[test]
 fn tokio_workers_share_the_cache_without_deadlocking() {
-    check("tokio", super::run_tokio);
+    check("tokio", super::run_tokio, &super::TOKIO_SUSPENSIONS);
 }
 
 #[test]
 fn smol_workers_share_the_client_without_deadlocking() {
-    check("smol", super::run_smol);
+    check("smol", super::run_smol, &super::SMOL_SUSPENSIONS);
 }

@@ -15,17 +15,28 @@
 
 use std::sync::Arc;
 
-use ch05_unbounded_spawning::registry::{REGISTRY_LATENCY, SlowRegistry};
+use ch05_unbounded_spawning::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
     enrich_with, finish,
 };
 use smol::Executor;
-use testkit::Signals;
+use testkit::{InFlight, Signals};
+
+/// A reading on its way through the enrich stage. It counts as in flight from the moment your
+/// code takes it out of `records` until its look-up is done.
+pub struct Record {
+    parsed: Parsed,
+    _in_flight: InFlight,
+}
+
+/// The readings, handed out one at a time, as your code asks for them.
+pub type Records = Box<dyn Iterator<Item = Record> + Send>;
 
 /// One look-up, on tokio's timer: the registry may refuse it; if not, wait, then answer.
-pub async fn lookup_tokio(record: Parsed, registry: &SlowRegistry) -> Enriched {
-    let reading = record?;
+pub async fn lookup_tokio(record: Record, registry: &SlowRegistry) -> Enriched {
+    let Record { parsed, _in_flight } = record;
+    let reading = parsed?;
     let found = match registry.admit() {
         Ok(ticket) => {
             tokio::time::sleep(registry.latency()).await;
@@ -37,8 +48,9 @@ pub async fn lookup_tokio(record: Parsed, registry: &SlowRegistry) -> Enriched {
 }
 
 /// One look-up, on smol's timer.
-pub async fn lookup_smol(record: Parsed, registry: &SlowRegistry) -> Enriched {
-    let reading = record?;
+pub async fn lookup_smol(record: Record, registry: &SlowRegistry) -> Enriched {
+    let Record { parsed, _in_flight } = record;
+    let reading = parsed?;
     let found = match registry.admit() {
         Ok(ticket) => {
             smol::Timer::after(registry.latency()).await;
@@ -52,7 +64,7 @@ pub async fn lookup_smol(record: Parsed, registry: &SlowRegistry) -> Enriched {
 // ANCHOR: task_tokio
 // TODO(1): every reading gets its task at once. Allow at most `limit` look-ups in flight.
 pub async fn enrich_all_tokio(
-    records: Vec<Parsed>,
+    records: Records,
     registry: Arc<SlowRegistry>,
     limit: usize,
     progress: &Progress,
@@ -78,12 +90,12 @@ pub async fn enrich_all_tokio(
 // TODO(2): the same on smol, and this time without spawning a task per reading.
 pub async fn enrich_all_smol(
     executor: &Executor<'static>,
-    records: Vec<Parsed>,
+    records: Records,
     registry: Arc<SlowRegistry>,
     limit: usize,
     progress: &Progress,
 ) -> Aggregator {
-    let _ = limit; // TODO(2): use it
+    let _ = limit; // TODO(2): use it (and if you end up not needing `executor`, call it `_executor`)
     let mut tasks = Vec::new();
     for record in records {
         let registry = Arc::clone(&registry);
@@ -104,7 +116,12 @@ pub async fn enrich_all_smol(
 
 /// tokio: a multi-thread runtime with `cfg.worker_threads` workers.
 pub fn run_tokio(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    let (sink, lines_read, records, registry) = prepare(input, cfg, signals)?;
+    let (sink, lines_read, parsed, registry) = prepare(input, cfg, signals)?;
+    let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
+    let records: Records = Box::new(parsed.into_iter().map(move |parsed| Record {
+        parsed,
+        _in_flight: in_flight.enter(),
+    }));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.worker_threads)
         .enable_all()
@@ -124,7 +141,12 @@ pub fn run_tokio(input: &Input, cfg: &Config, signals: &Signals) -> Result<Repor
 
 /// smol: an `Executor` driven by `cfg.worker_threads` threads.
 pub fn run_smol(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    let (sink, lines_read, records, registry) = prepare(input, cfg, signals)?;
+    let (sink, lines_read, parsed, registry) = prepare(input, cfg, signals)?;
+    let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
+    let records: Records = Box::new(parsed.into_iter().map(move |parsed| Record {
+        parsed,
+        _in_flight: in_flight.enter(),
+    }));
     let executor = Executor::new();
     let (stop, stopped) = smol::channel::unbounded::<()>();
     let aggregator = std::thread::scope(|s| {

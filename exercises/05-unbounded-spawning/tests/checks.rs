@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ch05_unbounded_spawning::WATCH;
-use ch05_unbounded_spawning::registry::{REFUSED, REGISTRY_REQUESTS};
+use ch05_unbounded_spawning::registry::{REFUSED, REGISTRY_REQUESTS, TASKS_IN_FLIGHT};
 use pipeline::{Config, DatasetSpec, Input, Report, error_chain, run_sequential};
 use testkit::{DemoFn, Verdict, run_demo};
 
@@ -40,8 +40,18 @@ fn check(runtime: &str, run: DemoFn) {
     assert!(
         peak <= LIMIT && refused == 0,
         "the {runtime} pipeline had up to {peak} look-ups in flight at once (the limit is \
-         {LIMIT}) and the registry refused {refused} of them — is every look-up holding its \
-         permit (or slot) for as long as it runs? hint: `cargo run --release -- hint 05`"
+         {LIMIT}) and the registry refused {refused} of them — does every look-up wait for a \
+         permit (or a slot) and hold it until it is done? hint: `cargo run --release -- hint 05`"
+    );
+    // Readings taken out of `records` but not yet looked up: a loop may hold one more than the
+    // limit while it waits for a permit, never more.
+    let taken = signals.gauge(TASKS_IN_FLIGHT).peak();
+    assert!(
+        taken <= LIMIT + 1,
+        "the {runtime} pipeline took up to {taken} readings at once before their look-ups were \
+         done (the limit is {LIMIT}): are the tasks all started up front, each waiting for its \
+         permit inside? Wait for the permit (or slot) before you start the next one. hint: \
+         `cargo run --release -- hint 05 2`"
     );
     assert!(
         report.text() == expected.text(),

@@ -42,10 +42,8 @@ pub async fn run_async(input: &Input, cfg: &Config) -> Result<Report, PipelineEr
     cfg.validate()?;
     let output = cfg.sink.open()?;
     let (lines_tx, lines_rx) = channel(cfg.channel_capacity);
-    // A clone of `lines_tx` kept here would keep the channel open after the source is done,
-    // and the parse stage would wait for more lines for ever. A `WeakSender` lets us look at
-    // the channel without keeping it open.
-    let lines_probe = lines_tx.downgrade();
+    // Kept to report how full the first channel is once the stages are running.
+    let lines_probe = lines_tx.clone();
     let (parsed_tx, parsed_rx) = channel(cfg.channel_capacity);
     let (enriched_tx, enriched_rx) = channel(cfg.channel_capacity);
     let (windows_tx, windows_rx) = channel(cfg.channel_capacity);
@@ -61,22 +59,22 @@ pub async fn run_async(input: &Input, cfg: &Config) -> Result<Report, PipelineEr
     let aggregate = spawn(aggregate(enriched_rx, windows_tx));
     let sink = spawn(sink(output, windows_rx));
 
-    let report = StageResults {
+    eprintln!(
+        "first channel: {} of {} slots free once the stages are running",
+        lines_probe.capacity(),
+        lines_probe.max_capacity()
+    );
+    // A Sender lives until the end of its scope, not its last use: while this clone is alive
+    // the channel stays open, and the parse stage waits for more lines for ever.
+    drop(lines_probe);
+    StageResults {
         source: join("source", source).await,
         parse: join("parse", parse).await,
         enrich: join("enrich", enrich).await,
         aggregate: join("aggregate", aggregate).await,
         sink: join("sink", sink).await,
     }
-    .into_report();
-    if let Some(lines) = lines_probe.upgrade() {
-        eprintln!(
-            "first channel: {} of {} slots free at the end",
-            lines.capacity(),
-            lines.max_capacity()
-        );
-    }
-    report
+    .into_report()
 }
 // ANCHOR_END: solution_run
 
