@@ -8,7 +8,7 @@
 //!
 //! written four times, as siblings: every file has the same functions in the same order
 //! (`run`, `run_async` for the async ones, then the stages `source`, `parse`, `enrich`,
-//! `aggregate`, `sink`, then `join`). Each stage is its own thread or task, and stages talk
+//! `aggregate`, `sink`, then `spawn` and `join`). Each stage is its own thread or task, and stages talk
 //! through *bounded* channels of capacity [`pipeline::Config::channel_capacity`]. What a stage
 //! computes comes from the shared [`pipeline`] crate, so diffing two variants shows only the
 //! concurrency model changing:
@@ -39,7 +39,8 @@ pub mod variants {
 use pipeline::{RunFn, Variant};
 
 // ANCHOR: variants
-/// The chapter's variants, in the canonical order. Tests, the tour and the bench loop over this.
+/// The chapter's variants, in the canonical order. The tests and the tour loop over this (and so
+/// will the bench, when it comes).
 pub const VARIANTS: [(Variant, RunFn); 4] = [
     (Variant::Sync, variants::sync::run),
     (Variant::Tokio, variants::tokio_rt::run),

@@ -9,8 +9,8 @@ use crate::input::Input;
 use crate::report::Report;
 
 /// The contract every variant of every chapter implements. It is synchronous for all four: the
-/// async variants build or enter their runtime inside, so tests, the tour and the bench can
-/// call any variant the same way.
+/// async variants build or enter their runtime inside, so the tests and the tour (and later the
+/// bench) can call any variant the same way.
 pub type RunFn = fn(&Input, &Config) -> Result<Report, PipelineError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -4,7 +4,7 @@
 //!   `Panicked` within a deadline, so no test and no broken demo can hang a session or CI;
 //! - [`demo`]: a pitfall's broken and fixed pipelines run under a stall watchdog, with a verdict;
 //! - [`gauge`]: in-flight gauges with a high-water mark, and event counters;
-//! - [`probe`]: lock probes, so a watcher can say who holds a lock and who waits for it;
+//! - [`probe`]: lock probes, so a watcher can say how many wait for each lock;
 //! - [`compare`]: check that every variant's report equals the reference, with a failure message
 //!   that names the variant and shows the first lines that differ.
 #![forbid(unsafe_code)]

@@ -35,7 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every chapter's four variants on the default dataset and compare their reports.
+    /// Run every chapter's four variants on the default dataset (or a chapter's own input) and
+    /// compare their reports.
     Tour {
         #[command(flatten)]
         dataset: DatasetArgs,
@@ -73,7 +74,8 @@ enum Command {
               value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: u16,
     },
-    /// Show a pitfall live: the broken pipeline deadlocks (watched from outside), the fix doesn't.
+    /// Show a pitfall live: the broken pipeline deadlocks or explodes (watched from outside), the
+    /// fix doesn't.
     /// Without a name, lists the demos.
     Demo {
         /// The demo, e.g. `guard-across-await` or `lock-order`.
