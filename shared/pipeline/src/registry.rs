@@ -75,10 +75,6 @@ impl FleetRegistry {
         }
     }
 
-    pub fn size(&self) -> u32 {
-        self.size
-    }
-
     /// The id of sensor number `n`, e.g. `s-0042`.
     pub fn sensor_id(n: u32) -> String {
         format!("s-{n:04}")

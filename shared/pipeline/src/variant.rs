@@ -43,18 +43,6 @@ impl Variant {
             Variant::Smol => "smol",
         }
     }
-
-    /// One line on what runs the pipeline in this variant.
-    pub fn summary(self) -> &'static str {
-        match self {
-            Variant::Sync => "std threads + std::sync::mpsc",
-            Variant::Tokio => "tokio multi-thread runtime, tokio::sync channels",
-            Variant::AsyncStd => {
-                "async-std global executor, async_std::channel (discontinued upstream)"
-            }
-            Variant::Smol => "smol::Executor on our own threads, async-channel",
-        }
-    }
 }
 
 impl fmt::Display for Variant {
