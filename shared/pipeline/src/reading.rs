@@ -36,7 +36,9 @@ pub struct Reading {
 }
 
 /// Which part of a line a rejection is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Field {
     /// The line as a whole (empty, wrong number of fields).
     Record,
@@ -57,7 +59,7 @@ impl fmt::Display for Field {
 }
 
 /// Why a line was rejected. [`RejectReason::kind`] is the stable label the report counts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RejectReason {
     EmptyLine,
     WrongFieldCount {
@@ -74,11 +76,17 @@ pub enum RejectReason {
     UnknownSensor,
     /// Found by the enrich stage: the registry turned the look-up away (over capacity).
     RegistryOverloaded,
+    /// The registry answered with an error (chapter 6's fault plan; an HTTP 500 in chapter 9).
+    RegistryFailed,
+    /// No answer within the look-up's deadline, after every retry (chapter 7).
+    RegistryTimedOut,
+    /// The look-up code panicked; the panic was caught and the reading dead-lettered (chapter 6).
+    LookupPanicked,
 }
 
 impl RejectReason {
     /// Every reason, in the order the report lists them.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 14] = [
         RejectReason::EmptyLine,
         RejectReason::WrongFieldCount { found: 0 },
         RejectReason::EmptySensorId,
@@ -90,6 +98,9 @@ impl RejectReason {
         RejectReason::ValueOutOfRange,
         RejectReason::UnknownSensor,
         RejectReason::RegistryOverloaded,
+        RejectReason::RegistryFailed,
+        RejectReason::RegistryTimedOut,
+        RejectReason::LookupPanicked,
     ];
 
     /// A short stable label, used to count rejections by reason.
@@ -106,6 +117,9 @@ impl RejectReason {
             RejectReason::ValueOutOfRange => "value out of range",
             RejectReason::UnknownSensor => "unknown sensor",
             RejectReason::RegistryOverloaded => "registry overloaded",
+            RejectReason::RegistryFailed => "registry error",
+            RejectReason::RegistryTimedOut => "registry timed out",
+            RejectReason::LookupPanicked => "look-up panicked",
         }
     }
 
@@ -150,12 +164,17 @@ impl fmt::Display for RejectReason {
             RejectReason::RegistryOverloaded => {
                 f.write_str("the registry was over capacity and refused the look-up")
             }
+            RejectReason::RegistryFailed => f.write_str("the registry answered with an error"),
+            RejectReason::RegistryTimedOut => {
+                f.write_str("no answer from the registry in time, after every retry")
+            }
+            RejectReason::LookupPanicked => f.write_str("the look-up panicked"),
         }
     }
 }
 
 /// A line that did not become a record, with where and why.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Rejection {
     /// 1-based line number in the input.
     pub line: u64,
@@ -179,24 +198,21 @@ impl Rejection {
         }
     }
 
-    /// A rejection found after parsing, by the enrich stage.
-    pub fn unknown_sensor(reading: &Reading) -> Self {
-        Rejection::new(
-            reading.line,
-            Field::SensorId,
-            RejectReason::UnknownSensor,
-            &reading.sensor_id,
-        )
+    /// A rejection found after parsing, by the enrich stage: the look-up of this reading's
+    /// sensor failed for `reason` (unknown sensor, overloaded, failed, timed out, panicked).
+    /// The reading is rejected, counted, never dropped.
+    pub fn lookup_failed(reading: &Reading, reason: RejectReason) -> Self {
+        Rejection::new(reading.line, Field::SensorId, reason, &reading.sensor_id)
     }
 
-    /// The registry refused the look-up: the reading is rejected, counted, never dropped.
+    /// The registry does not know this reading's sensor.
+    pub fn unknown_sensor(reading: &Reading) -> Self {
+        Rejection::lookup_failed(reading, RejectReason::UnknownSensor)
+    }
+
+    /// The registry refused the look-up (over capacity).
     pub fn registry_overloaded(reading: &Reading) -> Self {
-        Rejection::new(
-            reading.line,
-            Field::SensorId,
-            RejectReason::RegistryOverloaded,
-            &reading.sensor_id,
-        )
+        Rejection::lookup_failed(reading, RejectReason::RegistryOverloaded)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::reading::{Reading, Rejection};
+use crate::reading::{Reading, RejectReason, Rejection};
 use crate::stages::{Enriched, Parsed};
 
 /// What the registry knows about a sensor.
@@ -26,6 +26,28 @@ pub enum LookupError {
     /// The registry was over its capacity and turned the request away (an HTTP 503).
     #[error("registry overloaded")]
     Overloaded,
+    /// The registry answered, with an error (an HTTP 500, a fault injected by a test).
+    #[error("registry error")]
+    Failed,
+    /// No answer in time, after every retry.
+    #[error("registry timed out")]
+    TimedOut,
+    /// The look-up code panicked, and the caller caught it.
+    #[error("look-up panicked")]
+    Panicked,
+}
+
+impl LookupError {
+    /// The rejection reason a reading gets when its look-up fails this way.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            LookupError::UnknownSensor => RejectReason::UnknownSensor,
+            LookupError::Overloaded => RejectReason::RegistryOverloaded,
+            LookupError::Failed => RejectReason::RegistryFailed,
+            LookupError::TimedOut => RejectReason::RegistryTimedOut,
+            LookupError::Panicked => RejectReason::LookupPanicked,
+        }
+    }
 }
 
 /// The registry contract. `Send + Sync` so that threads and tasks can share one behind an `Arc`.
@@ -120,8 +142,7 @@ pub fn enrich_with(reading: Reading, found: Result<SensorInfo, LookupError>) -> 
             value: reading.value + info.offset,
             sensor_id: reading.sensor_id,
         }),
-        Err(LookupError::UnknownSensor) => Err(Rejection::unknown_sensor(&reading)),
-        Err(LookupError::Overloaded) => Err(Rejection::registry_overloaded(&reading)),
+        Err(error) => Err(Rejection::lookup_failed(&reading, error.reason())),
     }
 }
 
@@ -136,7 +157,6 @@ pub fn enrich_batch(registry: &dyn Registry, batch: Vec<Parsed>) -> Vec<Enriched
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reading::RejectReason;
 
     #[test]
     fn knows_exactly_the_fleet() {
