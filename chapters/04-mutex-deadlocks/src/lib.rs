@@ -106,6 +106,7 @@ pub const DEMOS: [Demo; 2] = [
         diagnosis: "a task is suspended at an .await while it holds a std::sync::Mutex; \
                     the other task blocks the executor's only thread waiting for that lock, \
                     so the holder can never be polled again to release it",
+        reference: pipeline::run_sequential,
         cases: [
             DemoCase {
                 variant: Variant::Sync,
@@ -139,6 +140,7 @@ pub const DEMOS: [Demo; 2] = [
         limited: None,
         diagnosis: "the enrich worker holds the cache lock and waits for the stats lock, \
                     while the snapshot holds the stats lock and waits for the cache lock",
+        reference: pipeline::run_sequential,
         cases: [
             DemoCase {
                 variant: Variant::Sync,

@@ -76,6 +76,7 @@ pub const DEMOS: [Demo; 1] = [Demo {
     diagnosis: "the loop spawns a task for every reading without waiting for any, so every \
                 look-up is in flight at once: the registry refuses everything past its \
                 capacity, and every task's memory is held until the end",
+    reference: pipeline::run_sequential,
     cases: [
         DemoCase {
             variant: Variant::Sync,

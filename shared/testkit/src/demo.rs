@@ -126,6 +126,9 @@ pub enum Pitfall {
     Deadlock,
     /// It finishes, but with far more in flight than its limit, and pays for it.
     Explosion,
+    /// It finishes and "succeeds", but records are gone: the report does not balance (lines
+    /// read ≠ accepted + rejected) or differs from the reference run.
+    Loss,
 }
 
 /// A pitfall, as a session shows it.
@@ -144,6 +147,9 @@ pub struct Demo {
     pub limited: Option<&'static str>,
     /// What is going on when the broken version stops moving, in a sentence.
     pub diagnosis: &'static str,
+    /// The report a correct run gives on this input: `pipeline::run_sequential` unless the
+    /// chapter changes what a correct run computes (e.g. chapter 6's injected faults).
+    pub reference: fn(&Input, &Config) -> Result<Report, PipelineError>,
     pub cases: [DemoCase; 4],
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use pipeline::{Config, Variant, run_sequential};
+use pipeline::{Config, Variant};
 use testkit::{Pitfall, Verdict, run_demo};
 
 use crate::chapters::{all_demos, find_demo};
@@ -60,7 +60,7 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             kib as f64 / 1024.0
         );
     }
-    let reference = run_sequential(&input, &Config::default())?;
+    let reference = (demo.reference)(&input, &Config::default())?;
     let fix_hint = format!(
         "the fix: cargo run --release -- demo {} --variant {} --fixed",
         demo.name, options.variant
@@ -100,6 +100,38 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             println!("{fix_hint}");
             bail!(
                 "the broken pipeline went far past its limit (see chapter {})",
+                demo.chapter
+            )
+        }
+        (Verdict::Finished(report), false, Pitfall::Loss) => {
+            let missing = report
+                .lines_read()
+                .saturating_sub(report.accepted() + report.rejected());
+            if report.is_balanced() && report.text() == reference.text() {
+                bail!(
+                    "the broken pipeline lost nothing this time, which the book says it cannot \
+                     be trusted to do: {verdict}"
+                );
+            }
+            println!("LOST, as the book says — and the run itself reported success: {verdict}");
+            if missing > 0 {
+                println!(
+                    "{} of {} lines read are neither accepted nor rejected: they vanished",
+                    group_digits(missing),
+                    group_digits(report.lines_read())
+                );
+            }
+            println!(
+                "the reference run accepts {} and rejects {}; this one accepted {} and rejected {}",
+                group_digits(reference.accepted()),
+                group_digits(reference.rejected()),
+                group_digits(report.accepted()),
+                group_digits(report.rejected())
+            );
+            println!("why: {}.", demo.diagnosis);
+            println!("{fix_hint}");
+            bail!(
+                "the broken pipeline lost records without an error (see chapter {})",
                 demo.chapter
             )
         }
