@@ -1,0 +1,152 @@
+//! # Chapter 6 — error swallowing
+//!
+//! A task nobody awaits is a task whose errors nobody hears. The enrich stage here runs one
+//! task (or thread) per worker's share of the readings, against a registry with injected
+//! faults (testkit's [`FaultPlan`]): some sensors' look-ups fail, one look-up panics, one sink
+//! write fails. The same plan for all four variants.
+//!
+//! | variant | broken: fire and forget | fixed: every handle joined |
+//! |---|---|---|
+//! | sync | `thread::spawn`, handles dropped, `.ok()` on the send | `thread::scope`, `join()` gives `Err(payload)` on panic |
+//! | tokio | `tokio::spawn`, handles dropped | a `JoinSet`; a panic comes back as a `JoinError` |
+//! | async-std | `task::spawn`, handles dropped (they detach) | every `JoinHandle` awaited under `catch_unwind` (it re-raises) |
+//! | smol | `spawn(..).detach()` (dropping a `Task` would cancel it) | every `Task` awaited under `catch_unwind` (it re-raises) |
+//!
+//! In every broken variant the run *succeeds* — exit code 0 — and its report does not balance:
+//! lines read ≠ accepted + rejected. In every fixed one, each reading is accepted or rejected
+//! with its reason, failures go to a dead-letter output, and the exit code says so.
+#![forbid(unsafe_code)]
+
+pub mod facts;
+pub mod lookup;
+pub mod outcome;
+
+/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+pub mod variants {
+    // 1.
+    pub mod sync;
+    // 2.
+    pub mod tokio_rt;
+    // 3.
+    pub mod async_std_rt;
+    // 4.
+    pub mod smol_rt;
+}
+
+use pipeline::{
+    Aggregator, Config, DatasetSpec, Input, PipelineError, Report, RunFn, Variant, Work,
+};
+use testkit::{Demo, DemoCase, FaultPlan, Pitfall, Watch};
+
+pub use outcome::{DeadLetter, Lost, Outcome};
+use variants::{async_std_rt, smol_rt, sync, tokio_rt};
+
+/// The seed of the demos' fault plan.
+pub const DEMO_SEED: u64 = 6;
+
+/// The chapter's input for demos: 5,000 lines of the default dataset's kind.
+pub fn chapter_input() -> Input {
+    Input::generated(&DatasetSpec {
+        lines: 5_000,
+        ..DatasetSpec::default()
+    })
+}
+
+/// The demos' fault plan for `input`.
+pub fn demo_plan(input: &Input) -> FaultPlan {
+    FaultPlan::seeded(DEMO_SEED, input)
+}
+
+/// What a correct run delivers under `plan`: the stages one after the other on one thread,
+/// with the fixed pipelines' handling of every failure. Every fixed variant must equal it.
+pub fn reference(input: &Input, cfg: &Config, plan: &FaultPlan) -> Result<Outcome, PipelineError> {
+    cfg.validate()?;
+    let (sink, ledger) = plan.sink(cfg.sink.open()?);
+    let Work { lines_read, parts } = Work::split(input, cfg, 1);
+    let mut aggregator = Aggregator::new();
+    for part in parts {
+        for batch in lookup::batches(part, cfg.batch_size) {
+            aggregator.add_batch(lookup::enrich_guarded(batch, &*cfg.registry, plan));
+        }
+    }
+    let dead_letters = outcome::dead_letter_path(&cfg.sink);
+    outcome::deliver(
+        lines_read,
+        aggregator,
+        sink,
+        &ledger,
+        dead_letters.as_deref(),
+    )
+}
+
+/// The reference report of the demos (their fault plan).
+pub fn demo_reference(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+    reference(input, cfg, &demo_plan(input)).map(|outcome| outcome.report)
+}
+
+// ANCHOR: variants
+/// The fixed pipelines without faults, in the canonical order, for the tests and the tour.
+pub const VARIANTS: [(Variant, RunFn); 4] = [
+    (Variant::Sync, sync::run),
+    (Variant::Tokio, tokio_rt::run),
+    (Variant::AsyncStd, async_std_rt::run),
+    (Variant::Smol, smol_rt::run),
+];
+// ANCHOR_END: variants
+
+/// A variant's pipeline under a fault plan, broken or fixed.
+pub type WithFaults = fn(&Input, &Config, &FaultPlan) -> Result<Outcome, PipelineError>;
+
+/// Every variant's broken and fixed pipeline under a fault plan, for the tests.
+pub const WITH_FAULTS: [(Variant, WithFaults, WithFaults); 4] = [
+    (Variant::Sync, sync::broken_with, sync::fixed_with),
+    (Variant::Tokio, tokio_rt::broken_with, tokio_rt::fixed_with),
+    (
+        Variant::AsyncStd,
+        async_std_rt::broken_with,
+        async_std_rt::fixed_with,
+    ),
+    (Variant::Smol, smol_rt::broken_with, smol_rt::fixed_with),
+];
+
+/// The chapter's live demo: `cargo run --release -- demo swallowed-errors --variant <v>`.
+pub const DEMOS: [Demo; 1] = [Demo {
+    chapter: 6,
+    name: "swallowed-errors",
+    title: "fire-and-forget tasks: failed look-ups, a panic and a failed write vanish",
+    pitfall: Pitfall::Loss,
+    input: chapter_input,
+    watch: Watch {
+        locks: &[],
+        gauges: &[],
+        counters: &[],
+    },
+    limited: None,
+    diagnosis: "nobody joins the enrich tasks, so a failed look-up is skipped with `if let Ok`, \
+                the task whose look-up panicked dies with the rest of its readings, and the \
+                sink's failed write is dropped with `let _ =`; nothing reaches the code that \
+                decides the exit code",
+    reference: demo_reference,
+    cases: [
+        DemoCase {
+            variant: Variant::Sync,
+            broken: Some(sync::broken),
+            fixed: Some(sync::fixed),
+        },
+        DemoCase {
+            variant: Variant::Tokio,
+            broken: Some(tokio_rt::broken),
+            fixed: Some(tokio_rt::fixed),
+        },
+        DemoCase {
+            variant: Variant::AsyncStd,
+            broken: Some(async_std_rt::broken),
+            fixed: Some(async_std_rt::fixed),
+        },
+        DemoCase {
+            variant: Variant::Smol,
+            broken: Some(smol_rt::broken),
+            fixed: Some(smol_rt::fixed),
+        },
+    ],
+}];
