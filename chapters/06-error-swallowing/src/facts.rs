@@ -199,6 +199,17 @@ pub fn tokio_detached_panic_swallowed() -> bool {
     })
 }
 
+/// The same for a std thread whose handle was dropped.
+pub fn std_detached_panic_swallowed() -> bool {
+    let (done, finished) = mpsc::channel::<()>();
+    drop(thread::spawn(move || {
+        let _done = done;
+        panic!("{MESSAGE}");
+    }));
+    let _ = finished.recv_timeout(WAIT);
+    thread::spawn(|| 42).join().ok() == Some(42)
+}
+
 /// The same for async-std.
 pub fn async_std_detached_panic_swallowed() -> bool {
     async_std::task::block_on(async {

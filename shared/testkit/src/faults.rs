@@ -72,6 +72,7 @@ impl FaultPlan {
         }
     }
 
+    // ANCHOR: plan_lookup
     /// The look-up as this plan has it go: panics for the planned reading, fails for the
     /// failing sensors, else asks `registry`.
     ///
@@ -90,6 +91,7 @@ impl FaultPlan {
         }
         registry.lookup(&reading.sensor_id)
     }
+    // ANCHOR_END: plan_lookup
 
     /// Wraps a sink so that the planned window's write fails. The [`SinkLedger`] counts the
     /// windows the sink really took, whatever the pipeline believes.

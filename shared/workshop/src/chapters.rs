@@ -36,12 +36,20 @@ pub const CHAPTERS: &[Chapter] = &[
         variants: ch05_unbounded_spawning::VARIANTS,
         input: Some(ch05_unbounded_spawning::chapter_input),
     },
+    Chapter {
+        number: 6,
+        title: "error swallowing, fixed (every handle joined, failures dead-lettered)",
+        crate_dir: "chapters/06-error-swallowing",
+        variants: ch06_error_swallowing::VARIANTS,
+        input: None,
+    },
 ];
 
 /// Every chapter's live demos, in chapter order.
 pub const DEMOS: &[&[Demo]] = &[
     &ch04_mutex_deadlocks::DEMOS,
     &ch05_unbounded_spawning::DEMOS,
+    &ch06_error_swallowing::DEMOS,
 ];
 
 /// The demo called `name`, or an error listing them all.

@@ -40,6 +40,7 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         );
     };
 
+    quiet_panics();
     let input = (demo.input)();
     println!(
         "chapter {} — {} ({}, {kind})",
@@ -153,6 +154,18 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
                     signals.describe()
                 );
             }
+            if demo.pitfall == Pitfall::Loss {
+                println!(
+                    "every line accounted for ({}); failures rejected with their reason and \
+                     dead-lettered: {}",
+                    if report.is_balanced() {
+                        "balanced"
+                    } else {
+                        "NOT balanced"
+                    },
+                    failures(report)
+                );
+            }
             println!(
                 "report {} the reference (the stages run one after the other on one thread)",
                 if same { "identical to" } else { "DIFFERS from" }
@@ -166,6 +179,47 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             "unexpected for a {kind} demo: {verdict} ({})",
             signals.describe()
         ),
+    }
+}
+
+/// A session's screen is no place for a backtrace: a panic (injected on purpose, or the one a
+/// broken demo provokes) is shown as one line, with the thread it happened on.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        eprintln!(
+            "  [a panic on thread '{}': {message}]",
+            thread.name().unwrap_or("unnamed")
+        );
+    }));
+}
+
+/// "763 registry error, 1 look-up panicked": the rejections that are failures of the system.
+fn failures(report: &pipeline::Report) -> String {
+    use pipeline::RejectReason::{LookupPanicked, RegistryFailed, RegistryTimedOut};
+    let counts: Vec<String> = [RegistryFailed, RegistryTimedOut, LookupPanicked]
+        .into_iter()
+        .map(|reason| {
+            let n = report
+                .rejections()
+                .iter()
+                .filter(|r| r.reason == reason)
+                .count();
+            (reason, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .map(|(reason, n)| format!("{} {}", group_digits(n as u64), reason.kind()))
+        .collect();
+    if counts.is_empty() {
+        "none".to_owned()
+    } else {
+        counts.join(", ")
     }
 }
 
