@@ -1,0 +1,238 @@
+//! # Chapter 8 — blocking the runtime, CPU-bound work
+//!
+//! The aggregate stage gets expensive: besides the report's count/min/max/mean/p95, it computes
+//! a *work digest* per window ([`work::window_digest`]), real CPU time with a deterministic
+//! answer. An async task that does that work — or makes any blocking call: `std::thread::sleep`,
+//! `std::fs`, a blocking client — does not give its worker thread back until it is done, and
+//! while every worker is busy nothing else on the runtime is polled. A heartbeat task
+//! ([`heartbeat`]) that wants to wake every 5 ms measures the damage as lateness.
+//!
+//! | variant | inline (broken for async) | offloaded | rayon |
+//! |---|---|---|---|
+//! | sync | one thread: only that thread waits | — | `pool.install` + `par_iter` |
+//! | tokio | digests inside `JoinSet` tasks | `spawn_blocking` | `ThreadPool::spawn` + `oneshot` |
+//! | async-std | digests inside `task::spawn` tasks | `task::spawn_blocking` | `ThreadPool::spawn` + `async_channel::bounded(1)` |
+//! | smol | digests inside `executor.spawn` tasks | `smol::unblock` | `ThreadPool::spawn` + `async_channel::bounded(1)` |
+//!
+//! Every variant, in every mode, gives the same [`Report`](pipeline::Report) and the same CPU
+//! digest as [`work::reference`]: where the work runs changes when it finishes, never what it
+//! computes. [`experiment`] runs them all and prints what the heartbeat saw.
+#![forbid(unsafe_code)]
+
+pub mod heartbeat;
+pub mod work;
+
+/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+pub mod variants {
+    // 1.
+    pub mod sync;
+    // 2.
+    pub mod tokio_rt;
+    // 3.
+    pub mod async_std_rt;
+    // 4.
+    pub mod smol_rt;
+}
+
+use std::fmt;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use pipeline::{Config, DatasetSpec, Input, PipelineError, RunFn, Variant};
+
+use heartbeat::{Beats, Blocked, PERIOD};
+use variants::{async_std_rt, smol_rt, sync, tokio_rt};
+use work::{CpuWork, Outcome};
+
+/// Where the CPU work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Right where the pipeline is: inside async tasks (broken), or on the sync variant's one
+    /// thread.
+    Inline,
+    /// On the runtime's pool for blocking work: `spawn_blocking` (tokio, async-std),
+    /// `unblock` (smol). The sync variant has no runtime to offload from.
+    Offload,
+    /// On a rayon thread pool, data-parallel.
+    Rayon,
+}
+
+impl Mode {
+    /// The mode's name in `variant`'s own words.
+    pub fn label(self, variant: Variant) -> &'static str {
+        match (self, variant) {
+            (Mode::Inline, Variant::Sync) => "one thread",
+            (Mode::Inline, _) => "inline",
+            (Mode::Offload, Variant::Smol) => "unblock",
+            (Mode::Offload, _) => "spawn_blocking",
+            (Mode::Rayon, _) => "rayon",
+        }
+    }
+}
+
+/// A run's outcome and what the heartbeat saw meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub outcome: Outcome,
+    pub beats: Beats,
+}
+
+/// A variant's pipeline, run the given way: `variants::*::pipeline`.
+pub type PipelineFn = fn(Mode, &Input, &Config, CpuWork) -> Result<Measured, PipelineError>;
+/// A variant's blocking-section experiment: `variants::*::ticks_while_blocked`.
+pub type BlockedFn = fn(Mode, Duration) -> Result<Blocked, PipelineError>;
+
+/// The chapter's input: 20,000 lines of the default dataset's kind, about 500 windows.
+pub fn chapter_input() -> Input {
+    Input::generated(&DatasetSpec {
+        lines: 20_000,
+        ..DatasetSpec::default()
+    })
+}
+
+// ANCHOR: variants
+/// The fixed pipelines (CPU work on rayon), in the canonical order, for the tests and the tour.
+pub const VARIANTS: [(Variant, RunFn); 4] = [
+    (Variant::Sync, sync::run),
+    (Variant::Tokio, tokio_rt::run),
+    (Variant::AsyncStd, async_std_rt::run),
+    (Variant::Smol, smol_rt::run),
+];
+// ANCHOR_END: variants
+
+/// Every variant with the modes it runs, its pipeline and its blocking-section experiment.
+pub const MODES: [(Variant, &[Mode], PipelineFn, BlockedFn); 4] = [
+    (
+        Variant::Sync,
+        sync::MODES,
+        sync::pipeline,
+        sync::ticks_while_blocked,
+    ),
+    (
+        Variant::Tokio,
+        tokio_rt::MODES,
+        tokio_rt::pipeline,
+        tokio_rt::ticks_while_blocked,
+    ),
+    (
+        Variant::AsyncStd,
+        async_std_rt::MODES,
+        async_std_rt::pipeline,
+        async_std_rt::ticks_while_blocked,
+    ),
+    (
+        Variant::Smol,
+        smol_rt::MODES,
+        smol_rt::pipeline,
+        smol_rt::ticks_while_blocked,
+    ),
+];
+
+/// One line of the experiment's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub variant: Variant,
+    pub mode: Mode,
+    pub beats: Beats,
+    /// The whole run: runtime start-up, the pipeline, the heartbeat's last sleep.
+    pub wall: Duration,
+    /// The report is byte-identical to the reference's.
+    pub same_report: bool,
+    /// The CPU digest equals the reference's.
+    pub same_digest: bool,
+}
+
+impl Row {
+    pub fn same_result(&self) -> bool {
+        self.same_report && self.same_digest
+    }
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<10} {:<15} {:>6} {:>14} {:>14} {:>10} {}",
+            self.variant.name(),
+            self.mode.label(self.variant),
+            self.beats.ticks,
+            millis(self.beats.max_late),
+            millis(self.beats.p99_late),
+            millis(self.wall),
+            if self.same_result() {
+                "yes"
+            } else {
+                "NO: differs from the reference"
+            },
+        )
+    }
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+// ANCHOR: experiment
+/// The live demo (`cargo run --release -- demo blocking-heartbeat`): every variant, every mode,
+/// on the chapter's input with the demo's CPU cost, while a heartbeat ticks; one table line per
+/// run, printed as it finishes. Compare the lateness columns, not the wall times alone.
+pub fn experiment(out: &mut dyn Write) -> Result<Vec<Row>, PipelineError> {
+    experiment_with(out, &chapter_input(), &Config::default(), CpuWork::DEMO)
+}
+// ANCHOR_END: experiment
+
+/// [`experiment`] on any input, configuration and CPU cost (the tests use a small one).
+pub fn experiment_with(
+    out: &mut dyn Write,
+    input: &Input,
+    cfg: &Config,
+    cpu: CpuWork,
+) -> Result<Vec<Row>, PipelineError> {
+    let reference = work::reference(input, cfg, cpu)?;
+    let print = |out: &mut dyn Write, text: &str| {
+        writeln!(out, "{text}")
+            .and_then(|()| out.flush())
+            .map_err(|source| PipelineError::WriteOutput {
+                path: "(the demo's output)".into(),
+                source,
+            })
+    };
+    print(
+        out,
+        &format!(
+            "A heartbeat task wants to wake every {} ms on the same runtime as the pipeline, \
+             whose aggregate stage computes a digest of {} rounds over every window ({}, {} \
+             worker threads).\nLateness is how long after its due time the heartbeat actually \
+             ran: a timeout firing late, a connection stalling.\n",
+            PERIOD.as_millis(),
+            cpu.rounds,
+            input.name(),
+            cfg.worker_threads,
+        ),
+    )?;
+    print(
+        out,
+        &format!(
+            "{:<10} {:<15} {:>6} {:>14} {:>14} {:>10} {}",
+            "variant", "mode", "ticks", "max lateness", "p99 lateness", "wall", "same result"
+        ),
+    )?;
+    let mut rows = Vec::new();
+    for (variant, modes, pipeline, _) in MODES {
+        for &mode in modes {
+            let started = Instant::now();
+            let measured = pipeline(mode, input, cfg, cpu)?;
+            let row = Row {
+                variant,
+                mode,
+                beats: measured.beats,
+                wall: started.elapsed(),
+                same_report: measured.outcome.report.text() == reference.report.text(),
+                same_digest: measured.outcome.cpu_digest == reference.cpu_digest,
+            };
+            print(out, &row.to_string())?;
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
