@@ -1,0 +1,160 @@
+//! Exercise 06's checks: under the chapter's fault plan every reading must be accounted for,
+//! and a task that dies must make the run fail, in tokio and in smol. Each run is under a
+//! deadline, so nothing here can hang a session.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ch06_error_swallowing::lookup::enrich_guarded;
+use ch06_error_swallowing::{chapter_input, demo_plan, reference};
+use pipeline::{Config, Input, PipelineError, RejectReason, Report, error_chain, parse_batch};
+use testkit::{FaultPlan, run_with_deadline};
+
+use super::{BatchWork, Runtime, enrich_batch, run_with, your_work};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+const HINT: &str = "hint: `cargo run --release -- hint 06`";
+
+fn setup() -> (Input, Config, FaultPlan, Report) {
+    let input = chapter_input();
+    let cfg = Config::default();
+    let plan = demo_plan(&input);
+    let expected = reference(&input, &cfg, &plan)
+        .expect("the reference runs")
+        .report;
+    (input, cfg, plan, expected)
+}
+
+fn count(report: &Report, reason: RejectReason) -> usize {
+    report
+        .rejections()
+        .iter()
+        .filter(|r| r.reason == reason)
+        .count()
+}
+
+fn run(
+    runtime: Runtime,
+    input: &Input,
+    cfg: &Config,
+    work: BatchWork,
+) -> Result<Report, PipelineError> {
+    let (input, cfg) = (input.clone(), cfg.clone());
+    run_with_deadline("exercise 06", DEADLINE, move || {
+        run_with(runtime, &input, &cfg, work)
+    })
+    .expect_finished(&format!("the {runtime:?} run"))
+}
+
+#[test]
+fn enrich_batch_accounts_for_every_reading() {
+    let (input, cfg, plan, expected) = setup();
+    let batch: Vec<_> = input.batches(usize::MAX).flat_map(parse_batch).collect();
+    let total = batch.len();
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        enrich_batch(batch, &*cfg.registry, &plan)
+    }))
+    .unwrap_or_else(|_| {
+        panic!(
+            "enrich_batch panicked: one look-up panics on purpose, and it must cost that one \
+                 reading (rejected as `LookupError::Panicked`), not the whole batch. {HINT}"
+        )
+    });
+    let failed = out
+        .iter()
+        .filter(|e| matches!(e, Err(r) if r.reason == RejectReason::RegistryFailed))
+        .count();
+    let panicked = out
+        .iter()
+        .filter(|e| matches!(e, Err(r) if r.reason == RejectReason::LookupPanicked))
+        .count();
+    assert_eq!(
+        out.len(),
+        total,
+        "{total} readings went into enrich_batch and {} came out: every reading must come out, \
+         accepted or rejected with its reason. {HINT}",
+        out.len()
+    );
+    assert_eq!(
+        (failed, panicked),
+        (count(&expected, RejectReason::RegistryFailed), 1),
+        "expected {} readings rejected as \"registry error\" and 1 as \"look-up panicked\", got \
+         {failed} and {panicked}. {HINT}",
+        count(&expected, RejectReason::RegistryFailed)
+    );
+}
+
+/// The fault plan's look-ups, handled correctly, plus a bug: the batch holding `line` makes the
+/// task panic *outside* any look-up. Only a join can notice that.
+fn work_with_a_dying_task(cfg: &Config, plan: &FaultPlan, line: u64) -> BatchWork {
+    let (registry, plan) = (Arc::clone(&cfg.registry), plan.clone());
+    Arc::new(move |batch| {
+        let dies = batch.iter().any(|p| match p {
+            Ok(reading) => reading.line == line,
+            Err(rejection) => rejection.line == line,
+        });
+        let enriched = enrich_guarded(batch, &*registry, &plan);
+        assert!(!dies, "a bug in the enrich task (planted by the checks)");
+        enriched
+    })
+}
+
+fn delivers_every_reading(runtime: Runtime) {
+    let (input, cfg, plan, expected) = setup();
+    let work = your_work(&cfg, &plan);
+    let report = match run(runtime, &input, &cfg, work) {
+        Ok(report) => report,
+        Err(e) => panic!("the {runtime:?} run failed: {}. {HINT}", error_chain(&e)),
+    };
+    let missing = report.lines_read() - report.accepted() - report.rejected();
+    assert!(
+        report.text() == expected.text(),
+        "the {runtime:?} run read {} lines: expected {} accepted and {} rejected, got {} and {} \
+         ({missing} vanished). {HINT}",
+        report.lines_read(),
+        expected.accepted(),
+        expected.rejected(),
+        report.accepted(),
+        report.rejected()
+    );
+}
+
+fn reports_a_task_that_dies(runtime: Runtime) {
+    let (input, cfg, plan, _) = setup();
+    let work = work_with_a_dying_task(&cfg, &plan, input.line_count() / 2);
+    match run(runtime, &input, &cfg, work) {
+        Err(PipelineError::StagePanicked { .. }) => {}
+        Err(other) => panic!(
+            "a task panicked and the {runtime:?} run failed, but with `{}` — expected \
+             `PipelineError::StagePanicked`. {HINT}",
+            error_chain(&other)
+        ),
+        Ok(report) => panic!(
+            "a task panicked, yet the {runtime:?} run returned Ok: {} of {} lines vanished and \
+             nobody heard. Join every task and turn a panic into an error. {HINT}",
+            report.lines_read() - report.accepted() - report.rejected(),
+            report.lines_read()
+        ),
+    }
+}
+
+#[test]
+fn tokio_delivers_every_reading() {
+    delivers_every_reading(Runtime::Tokio);
+}
+
+#[test]
+fn tokio_reports_a_task_that_dies() {
+    reports_a_task_that_dies(Runtime::Tokio);
+}
+
+#[test]
+fn smol_delivers_every_reading() {
+    delivers_every_reading(Runtime::Smol);
+}
+
+#[test]
+fn smol_reports_a_task_that_dies() {
+    reports_a_task_that_dies(Runtime::Smol);
+}
