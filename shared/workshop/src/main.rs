@@ -73,6 +73,10 @@ enum Command {
         #[arg(long, default_value_t = Config::default().worker_threads as u16,
               value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: u16,
+        /// Chapter 6 only: inject the seeded fault plan (failing look-ups, a panicking one, a
+        /// refused window) and run the fixed pipeline; the exit code says what was delivered.
+        #[arg(long, value_name = "SEED")]
+        faults: Option<u64>,
     },
     /// Show a pitfall live: the broken pipeline deadlocks or explodes (watched from outside), the
     /// fix doesn't.
@@ -167,6 +171,7 @@ fn main() -> ExitCode {
             capacity,
             batch_size,
             threads,
+            faults,
         }) => run::run(&run::RunOptions {
             chapter,
             variant,
@@ -176,6 +181,7 @@ fn main() -> ExitCode {
             capacity: capacity as usize,
             batch_size: batch_size as usize,
             threads: usize::from(threads),
+            faults,
         }),
         Some(Command::Demo {
             name,
@@ -200,7 +206,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<run::ExitWith>() {
+                Some(exit) => ExitCode::from(exit.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

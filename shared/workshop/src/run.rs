@@ -25,6 +25,16 @@ pub struct RunOptions {
     pub capacity: usize,
     pub batch_size: usize,
     pub threads: usize,
+    /// Chapter 6: run under the fault plan drawn from this seed.
+    pub faults: Option<u64>,
+}
+
+/// An error that carries the process's exit code (a run that finished, but must not exit 0).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitWith {
+    pub code: u8,
+    pub message: String,
 }
 
 pub fn run(options: &RunOptions) -> anyhow::Result<()> {
@@ -62,7 +72,27 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         thread::spawn(move || show_progress(&progress, total, &done_rx))
     };
     let started = Instant::now();
-    let result = chapter.run_fn(options.variant)(&input, &cfg);
+    let (result, delivery) = match options.faults {
+        None => (chapter.run_fn(options.variant)(&input, &cfg), None),
+        Some(seed) => {
+            if chapter.number != 6 {
+                bail!(
+                    "--faults is for chapter 6 (error swallowing), not chapter {}",
+                    chapter.number
+                );
+            }
+            let plan = testkit::FaultPlan::seeded(seed, &input);
+            let fixed = ch06_error_swallowing::WITH_FAULTS
+                .iter()
+                .find(|(v, _, _)| *v == options.variant)
+                .map(|(_, _, fixed)| *fixed)
+                .expect("chapter 6 lists every variant");
+            match fixed(&input, &cfg, &plan) {
+                Ok(outcome) => (Ok(outcome.report.clone()), Some(outcome)),
+                Err(e) => (Err(e), None),
+            }
+        }
+    };
     let wall = started.elapsed();
     drop(done_tx);
     let _ = watcher.join();
@@ -98,7 +128,41 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     if !report.is_balanced() {
         bail!("the report does not balance: records were lost or invented (this is a bug)");
     }
+    if let Some(outcome) = delivery {
+        return delivered(&outcome, &cfg);
+    }
     Ok(())
+}
+
+/// Chapter 6's last word: what was delivered, where the dead letters are, and an exit code
+/// that is 0 only if everything was delivered.
+fn delivered(outcome: &ch06_error_swallowing::Outcome, cfg: &Config) -> anyhow::Result<()> {
+    let lost = outcome.lost();
+    eprintln!(
+        "delivered: {} of {} windows written; {} dead letters; lost: {} records, {} windows",
+        group_digits(outcome.windows_written),
+        group_digits(outcome.report.windows().len() as u64),
+        group_digits(outcome.dead_letters.len() as u64),
+        lost.records,
+        lost.windows
+    );
+    let code = outcome.exit_code();
+    if code == 0 {
+        return Ok(());
+    }
+    let place = ch06_error_swallowing::outcome::dead_letter_path(&cfg.sink).map_or_else(
+        || "pass --output FILE to write them next to it".to_owned(),
+        |path| format!("written to {}", path.display()),
+    );
+    Err(ExitWith {
+        code: u8::try_from(code).unwrap_or(1),
+        message: format!(
+            "the run finished, but not everything was delivered: {} dead letters ({place}); \
+             exit code {code}",
+            group_digits(outcome.dead_letters.len() as u64)
+        ),
+    }
+    .into())
 }
 
 /// Lists the first rejected lines as `file:line: field: reason: "text"`, like a compiler.

@@ -244,3 +244,65 @@ fn hints_go_from_gentle_to_explicit_and_say_where_the_next_is() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("there is no exercise `99`; available: 01, 04, 05"));
 }
+
+#[test]
+fn a_run_under_faults_dead_letters_the_failures_and_exits_2() {
+    let scratch = Scratch::new("faults");
+    let (input, output) = (scratch.path("readings.csv"), scratch.path("windows.jsonl"));
+    let generated = workshop(&["generate", "--output", &input, "--lines", "3000"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let run = workshop(&[
+        "run",
+        "--chapter",
+        "6",
+        "--variant",
+        "tokio",
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--faults",
+        "6",
+    ]);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stdout.contains("balance          ok"), "{stdout}");
+    assert!(stderr.contains("lost: 0 records, 0 windows"), "{stderr}");
+    let letters = scratch.path("windows.dead-letters.jsonl");
+    assert!(stderr.contains(&letters), "{stderr}");
+    let written = std::fs::read_to_string(&letters).unwrap();
+    assert!(
+        written.contains(r#""reason":"look-up panicked""#),
+        "{written}"
+    );
+    assert!(written.contains(r#""kind":"window""#), "{written}");
+
+    let elsewhere = workshop(&["run", "--chapter", "1", "--input", &input, "--faults", "6"]);
+    assert_eq!(elsewhere.status.code(), Some(1));
+    assert!(text(&elsewhere.stderr).contains("--faults is for chapter 6"));
+}
+
+#[test]
+fn the_error_swallowing_demo_shows_the_silent_loss_and_the_fix_accounts_for_it() {
+    let out = workshop(&["demo", "swallowed-errors", "--variant", "smol"]);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("LOST, as the book says"), "{stdout}");
+    assert!(
+        stdout.contains("neither accepted nor rejected: they vanished"),
+        "{stdout}"
+    );
+
+    let out = workshop(&["demo", "swallowed-errors", "--variant", "smol", "--fixed"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("every line accounted for (balanced)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 look-up panicked"), "{stdout}");
+    assert!(
+        stdout.contains("report identical to the reference"),
+        "{stdout}"
+    );
+}
