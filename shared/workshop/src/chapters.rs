@@ -52,10 +52,31 @@ pub const DEMOS: &[&[Demo]] = &[
     &ch06_error_swallowing::DEMOS,
 ];
 
+/// A measurement shown live, for a session: not a pitfall with a verdict, but a table of what
+/// this machine does (throughput against Little's law, a heartbeat's lateness, the cost of
+/// many connections). Each prints its own table.
+pub struct Experiment {
+    pub chapter: u32,
+    pub name: &'static str,
+    pub title: &'static str,
+    pub run: fn(&mut dyn std::io::Write) -> anyhow::Result<()>,
+}
+
+/// Every chapter's experiments, in chapter order.
+pub const EXPERIMENTS: &[Experiment] = &[];
+
+/// The experiment called `name`, if there is one.
+pub fn find_experiment(name: &str) -> Option<&'static Experiment> {
+    EXPERIMENTS.iter().find(|e| e.name == name)
+}
+
 /// The demo called `name`, or an error listing them all.
 pub fn find_demo(name: &str) -> anyhow::Result<&'static Demo> {
     all_demos().find(|demo| demo.name == name).ok_or_else(|| {
-        let names: Vec<&str> = all_demos().map(|d| d.name).collect();
+        let names: Vec<&str> = all_demos()
+            .map(|d| d.name)
+            .chain(EXPERIMENTS.iter().map(|e| e.name))
+            .collect();
         anyhow::anyhow!("there is no demo `{name}`; available: {}", names.join(", "))
     })
 }

@@ -7,7 +7,7 @@ use anyhow::bail;
 use pipeline::{Config, Variant};
 use testkit::{Pitfall, Verdict, run_demo};
 
-use crate::chapters::{all_demos, find_demo};
+use crate::chapters::{EXPERIMENTS, all_demos, find_demo, find_experiment};
 use crate::measure;
 use crate::text::group_digits;
 
@@ -23,6 +23,13 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         list();
         return Ok(());
     };
+    if let Some(experiment) = find_experiment(name) {
+        println!(
+            "chapter {} — {} (an experiment: every variant, measured on this machine)",
+            experiment.chapter, experiment.title
+        );
+        return (experiment.run)(&mut std::io::stdout());
+    }
     let demo = find_demo(name)?;
     let case = demo.case(options.variant);
     let (kind, run) = if options.fixed {
@@ -253,5 +260,14 @@ fn list() {
             demo.title,
             variants.join(", ")
         );
+    }
+    if !EXPERIMENTS.is_empty() {
+        println!("Experiments (every variant, measured): cargo run --release -- demo <name>");
+        for experiment in EXPERIMENTS {
+            println!(
+                "  {:<20} chapter {:>2}: {}",
+                experiment.name, experiment.chapter, experiment.title
+            );
+        }
     }
 }
