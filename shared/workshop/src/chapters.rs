@@ -43,6 +43,13 @@ pub const CHAPTERS: &[Chapter] = &[
         variants: ch06_error_swallowing::VARIANTS,
         input: None,
     },
+    Chapter {
+        number: 8,
+        title: "CPU-bound aggregation, offloaded (rayon, spawn_blocking, unblock)",
+        crate_dir: "chapters/08-blocking-and-cpu",
+        variants: ch08_blocking_and_cpu::VARIANTS,
+        input: Some(ch08_blocking_and_cpu::chapter_input),
+    },
 ];
 
 /// Every chapter's live demos, in chapter order.
@@ -63,7 +70,18 @@ pub struct Experiment {
 }
 
 /// Every chapter's experiments, in chapter order.
-pub const EXPERIMENTS: &[Experiment] = &[];
+pub const EXPERIMENTS: &[Experiment] = &[Experiment {
+    chapter: 8,
+    name: "blocking-heartbeat",
+    title: "CPU work inline in async tasks vs offloaded: how late a heartbeat gets",
+    run: |out| {
+        let rows = ch08_blocking_and_cpu::experiment(out)?;
+        if let Some(row) = rows.iter().find(|row| !row.same_result()) {
+            anyhow::bail!("a run's result differs from the reference: {row}");
+        }
+        Ok(())
+    },
+}];
 
 /// The experiment called `name`, if there is one.
 pub fn find_experiment(name: &str) -> Option<&'static Experiment> {
