@@ -161,6 +161,27 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 /// `resume_from`, which all have this shape.
 pub type UntilStopped = fn(&Input, &Config, &Controls, &Path) -> Result<RunEnd, PipelineError>;
 
+/// Each variant's fixed run that a [`Shutdown`] can stop (writing a checkpoint), and its resume
+/// from that checkpoint, in the canonical order: what Ctrl-C in the workshop binary drives.
+pub const STOPPABLE: [(Variant, UntilStopped, UntilStopped); 4] = [
+    (Variant::Sync, sync::run_until_stopped, sync::resume_from),
+    (
+        Variant::Tokio,
+        tokio_rt::run_until_stopped,
+        tokio_rt::resume_from,
+    ),
+    (
+        Variant::AsyncStd,
+        async_std_rt::run_until_stopped,
+        async_std_rt::resume_from,
+    ),
+    (
+        Variant::Smol,
+        smol_rt::run_until_stopped,
+        smol_rt::resume_from,
+    ),
+];
+
 /// The demo's stop point: the first line at or after 40% of the input that reaches the
 /// registry (it parses). `None` for an input with no such line.
 pub fn demo_stop_line(input: &Input) -> Option<u64> {

@@ -241,12 +241,12 @@ pub fn lookup(
         let thread = {
             let (registry, reading) = (Arc::clone(registry), reading.clone());
             thread::spawn(move || {
-                let _ = report.send(None); // calling now
-                let _ = report.send(Some(call(&registry, &reading, attempt)));
+                let found = call(&registry, &reading, attempt, &report);
+                let _ = report.send(Some(found));
             })
         };
         // The clock starts when the call does, not when the OS gets round to the new thread.
-        let _calling = reports.recv();
+        let _under_way = reports.recv();
         match reports.recv_timeout(LOOKUP_TIMEOUT) {
             Ok(Some(found)) => {
                 let _ = thread.join(); // it has answered: it is ending
@@ -254,7 +254,7 @@ pub fn lookup(
             }
             Err(RecvTimeoutError::Timeout) => {
                 registry.timed_out();
-                registry.abandon(thread); // still blocked in `call`
+                registry.abandon(thread); // perhaps blocked in `call` for good
             }
             Ok(None) | Err(RecvTimeoutError::Disconnected) => return Err(LookupError::Panicked),
         }
@@ -263,14 +263,18 @@ pub fn lookup(
 }
 
 /// The registry's side of one attempt: an answer at once, or a blocking call that does not
-/// return until the run releases it.
+/// return until the run releases it. It tells the caller when it is under way.
 fn call(
     registry: &PlannedRegistry,
     reading: &Reading,
     attempt: u32,
+    report: &SyncSender<Option<Result<SensorInfo, LookupError>>>,
 ) -> Result<SensorInfo, LookupError> {
-    if registry.hangs(reading.line, attempt) {
-        let _hung = registry.hang_begins();
+    let hung = registry
+        .hangs(reading.line, attempt)
+        .then(|| registry.hang_begins());
+    let _ = report.send(None); // under way
+    if hung.is_some() {
         registry.block_until_released();
     }
     registry.answer(&reading.sensor_id)
