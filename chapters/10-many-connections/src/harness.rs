@@ -85,6 +85,8 @@ pub struct Served {
     pub connections: usize,
     /// What the fleet said about itself.
     pub fleet: String,
+    /// This process's thread count at the moment every connection was being served.
+    pub threads_at_full: Option<usize>,
 }
 
 /// Runs `server` against `fleet` with `connections` connections; the report of every frame
@@ -148,6 +150,7 @@ pub fn serve(
         report,
         connections: received.connections,
         fleet: summary,
+        threads_at_full: session.threads_at_full(),
     })
 }
 
@@ -278,8 +281,7 @@ enum Running {
         result: Option<Result<String, String>>,
     },
     Process {
-        child: Child,
-        output: Option<(JoinHandle<String>, JoinHandle<String>)>,
+        child: ChildProcess,
         result: Option<Result<String, String>>,
     },
 }
@@ -314,44 +316,10 @@ impl Running {
                 cancel: None,
                 result: None,
             }),
-            Fleet::Process { input, launch } => {
-                let mut child = launch(address, connections)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|source| PipelineError::Start {
-                        what: "the fleet process",
-                        source,
-                    })?;
-                let (stdin, stdout, stderr) =
-                    (child.stdin.take(), child.stdout.take(), child.stderr.take());
-                let output = thread::Builder::new()
-                    .name("ch10-fleet-out".into())
-                    .spawn(move || feed_and_read(&input, stdin, stdout))
-                    .and_then(|out| {
-                        let err = thread::Builder::new()
-                            .name("ch10-fleet-err".into())
-                            .spawn(move || read_all(stderr))?;
-                        Ok((out, err))
-                    });
-                match output {
-                    Ok(output) => Ok(Running::Process {
-                        child,
-                        output: Some(output),
-                        result: None,
-                    }),
-                    Err(source) => {
-                        // Dropping the pipes ends the child's I/O; this reaps it.
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        Err(PipelineError::Start {
-                            what: "a thread for the fleet's output",
-                            source,
-                        })
-                    }
-                }
-            }
+            Fleet::Process { input, launch } => Ok(Running::Process {
+                child: ChildProcess::start(launch(address, connections), input, "the fleet")?,
+                result: None,
+            }),
         }
     }
 
@@ -367,38 +335,16 @@ impl Running {
                 }
                 result.as_ref()
             }
-            Running::Process {
-                child,
-                output,
-                result,
-            } => {
+            Running::Process { child, result } => {
                 if result.is_none() {
-                    match child.try_wait() {
-                        Ok(None) => {}
-                        Ok(Some(status)) => {
-                            let (stdout, stderr) = match output.take() {
-                                Some((out, err)) => (
-                                    out.join().unwrap_or_default(),
-                                    err.join().unwrap_or_default(),
-                                ),
-                                None => Default::default(),
-                            };
-                            *result = Some(if status.success() {
-                                // (A test binary prints its own lines around the fleet's.)
-                                Ok(stdout
-                                    .lines()
-                                    .find_map(|line| line.find("fleet:").map(|at| &line[at..]))
-                                    .unwrap_or(stdout.trim())
-                                    .to_owned())
-                            } else {
-                                Err(format!(
-                                    "the fleet process exited with {status}: {}",
-                                    last_lines(&stderr, 3)
-                                ))
-                            });
-                        }
-                        Err(e) => *result = Some(Err(format!("cannot wait for the fleet: {e}"))),
-                    }
+                    *result = child.poll().map(|exited| {
+                        exited.and_then(|exited| {
+                            exited
+                                .line_starting("fleet:")
+                                .map(str::to_owned)
+                                .ok_or_else(|| exited.failure("the fleet process"))
+                        })
+                    });
                 }
                 result.as_ref()
             }
@@ -413,10 +359,7 @@ impl Running {
                     cancel.cancel();
                 }
             }
-            Running::Process { child, .. } => {
-                // Fails only if the child has already exited: then there is nothing to stop.
-                let _ = child.kill();
-            }
+            Running::Process { child, .. } => child.kill(),
         }
     }
 
@@ -437,19 +380,150 @@ impl Running {
 }
 
 impl Drop for Running {
-    /// A fleet is never left behind: a child process is killed and reaped; a thread's fleet is
-    /// cancelled (a custom client's thread ends on its own: it owns its timeouts).
+    /// A fleet is never left behind: a child process is killed and reaped (by
+    /// [`ChildProcess`]'s own `drop`); a thread's fleet is cancelled (a custom client's thread
+    /// ends on its own: it owns its timeouts).
     fn drop(&mut self) {
         if self.poll().is_none() {
             self.stop();
-            if let Running::Process { child, .. } = self {
-                let _ = child.wait();
-            }
         }
     }
 }
 
-/// Feeds the child its input (it reads all of it before it connects), then reads its stdout to
+/// A child process that reads `input` on its stdin, with its stdout and stderr collected.
+pub(crate) struct ChildProcess {
+    child: Child,
+    output: Option<(JoinHandle<String>, JoinHandle<String>)>,
+    exited: Option<Result<Exited, String>>,
+}
+
+/// How a child process ended, and what it printed.
+#[derive(Debug, Clone)]
+pub(crate) struct Exited {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Exited {
+    /// The first line of stdout that contains `prefix`, from the prefix on, if the child
+    /// succeeded. (A test binary prints its own words around its child role's lines.)
+    pub fn line_starting(&self, prefix: &str) -> Option<&str> {
+        self.status
+            .success()
+            .then(|| {
+                self.stdout
+                    .lines()
+                    .find_map(|line| line.find(prefix).map(|at| &line[at..]))
+            })
+            .flatten()
+    }
+
+    /// What went wrong, in one line: the exit status and the end of stderr.
+    pub fn failure(&self, what: &str) -> String {
+        format!(
+            "{what} exited with {}: {}",
+            self.status,
+            last_lines(&self.stderr, 3)
+        )
+    }
+}
+
+impl ChildProcess {
+    pub(crate) fn start(
+        mut command: Command,
+        input: Input,
+        what: &'static str,
+    ) -> Result<Self, PipelineError> {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| PipelineError::Start { what, source })?;
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let output = thread::Builder::new()
+            .name("ch10-child-out".into())
+            .spawn(move || feed_and_read(&input, stdin, stdout))
+            .and_then(|out| {
+                let err = thread::Builder::new()
+                    .name("ch10-child-err".into())
+                    .spawn(move || read_all(stderr))?;
+                Ok((out, err))
+            });
+        match output {
+            Ok(output) => Ok(ChildProcess {
+                child,
+                output: Some(output),
+                exited: None,
+            }),
+            Err(source) => {
+                // Without its output threads the child would block on a full pipe: end it.
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(PipelineError::Start { what, source })
+            }
+        }
+    }
+
+    /// How the child ended, once it has.
+    pub(crate) fn poll(&mut self) -> Option<Result<Exited, String>> {
+        if self.exited.is_none() {
+            match self.child.try_wait() {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    let (stdout, stderr) = match self.output.take() {
+                        Some((out, err)) => (
+                            out.join().unwrap_or_default(),
+                            err.join().unwrap_or_default(),
+                        ),
+                        None => Default::default(),
+                    };
+                    self.exited = Some(Ok(Exited {
+                        status,
+                        stdout,
+                        stderr,
+                    }));
+                }
+                Err(e) => self.exited = Some(Err(format!("cannot wait for the child: {e}"))),
+            }
+        }
+        self.exited.clone()
+    }
+
+    /// Waits up to `within` for the child to exit, then kills it.
+    pub(crate) fn wait(&mut self, within: Duration) -> Result<Exited, String> {
+        let started = Instant::now();
+        loop {
+            if let Some(exited) = self.poll() {
+                return exited;
+            }
+            if started.elapsed() >= within {
+                self.kill();
+                return Err(format!("did not finish within {within:?}, killed"));
+            }
+            thread::sleep(TICK);
+        }
+    }
+
+    pub(crate) fn kill(&mut self) {
+        // Fails only if the child has already exited: then there is nothing to stop.
+        let _ = self.child.kill();
+    }
+}
+
+impl Drop for ChildProcess {
+    /// A child is never left behind: killed if still running, and reaped.
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            self.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Feeds the child its input (it reads all of it before it starts), then reads its stdout to
 /// the end.
 fn feed_and_read(
     input: &Input,

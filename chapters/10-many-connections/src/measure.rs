@@ -34,9 +34,10 @@ pub fn peak_rss_kib() -> Option<u64> {
         .ok()
 }
 
-/// Watches the thread count every millisecond from a thread of its own until stopped. Often
-/// enough here: a server's connection threads live as long as its connections, and every
-/// connection of a run is open at the same time.
+/// Watches the thread count every millisecond from a thread of its own until stopped. That
+/// sees threads that live a while; the moment when all of a run's connections are open at once
+/// can be shorter than a millisecond, so the session also counts threads at that moment
+/// ([`crate::Session::serving`]).
 pub struct ThreadSampler {
     stop: Arc<AtomicBool>,
     sampler: JoinHandle<Option<usize>>,

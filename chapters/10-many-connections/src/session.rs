@@ -37,6 +37,8 @@ pub struct Session {
     activity: Progress,
     accepted: AtomicUsize,
     serving: AtomicUsize,
+    /// The process's thread count at the moment the last connection was taken on (0: not yet).
+    threads_at_full: AtomicUsize,
     stop: AtomicBool,
     abandoned: AtomicBool,
     events: Sender<Event>,
@@ -51,6 +53,7 @@ impl Session {
             activity: Progress::default(),
             accepted: AtomicUsize::new(0),
             serving: AtomicUsize::new(0),
+            threads_at_full: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             abandoned: AtomicBool::new(false),
             events,
@@ -84,9 +87,17 @@ impl Session {
         Ok(Connection { number, peer })
     }
 
-    /// A thread or task has started serving a connection (and greeted the sensor).
+    /// A thread or task starts serving a connection (it greets the sensor next).
+    ///
+    /// When the last one does, every connection is being served, and none has ended: a sensor
+    /// hangs up only once *all* are greeted, and this greeting is not sent yet. So the thread
+    /// count taken here is the run's full concurrency, however short that moment is.
     pub fn serving(&self) {
-        self.serving.fetch_add(1, Ordering::Relaxed);
+        let serving = self.serving.fetch_add(1, Ordering::SeqCst) + 1;
+        if serving == self.connections {
+            let threads = crate::measure::thread_count().unwrap_or(0);
+            self.threads_at_full.store(threads, Ordering::SeqCst);
+        }
         self.activity.add(1);
     }
 
@@ -130,6 +141,11 @@ impl Session {
 
     pub(crate) fn activity(&self) -> u64 {
         self.activity.lines_read()
+    }
+
+    /// The thread count when every connection was being served, if that moment came.
+    pub(crate) fn threads_at_full(&self) -> Option<usize> {
+        Some(self.threads_at_full.load(Ordering::SeqCst)).filter(|&t| t > 0)
     }
 
     /// (accepted, being or having been served)

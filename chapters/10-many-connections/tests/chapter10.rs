@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use ch10_many_connections::experiment::{Setup, experiment_with};
+use ch10_many_connections::experiment::{Setup, experiment_with, server_main_with};
 use ch10_many_connections::frame::malformed_frame_reason;
 use ch10_many_connections::{
     DEFAULT_CONNECTIONS, Fleet, Limits, Model, SERVERS, ServeFn, VARIANTS, fleet, serve,
@@ -210,6 +210,7 @@ fn fleet_process(address: SocketAddr, connections: usize) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args(["--exact", "fleet_role", "--nocapture", "--test-threads=1"])
+        .env_remove("RUST_MIN_STACK")
         .env(ROLE, format!("fleet {address} {connections}"));
     command
 }
@@ -235,10 +236,12 @@ fn fleet_role() {
     }
 }
 
-/// Runs this test binary's test `name` in a child process with `CH10_ROLE=role`, through
-/// `sh -c "{shell}; exec ..."`, under a deadline (a child that does not finish is killed).
-fn child(name: &str, role: &str, shell: &str) -> Output {
-    let child = Command::new("sh")
+/// Runs this test binary's test `name` in a child process with `CH10_ROLE=role` (and
+/// `RUST_MIN_STACK=min_stack`, if given), through `sh -c "{shell} exec ..."`, under a deadline
+/// (a child that does not finish is killed).
+fn child(name: &str, role: &str, shell: &str, min_stack: Option<&str>) -> Output {
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(format!(r#"{shell} exec "$0" "$@""#))
         .arg(std::env::current_exe().unwrap())
@@ -246,9 +249,11 @@ fn child(name: &str, role: &str, shell: &str) -> Output {
         .env(ROLE, role)
         .env_remove("RUST_MIN_STACK")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh starts");
+        .stderr(Stdio::piped());
+    if let Some(min_stack) = min_stack {
+        command.env("RUST_MIN_STACK", min_stack);
+    }
+    let child = command.spawn().expect("sh starts");
     let pid = child.id();
     let outcome = run_with_deadline(name, TEST_DEADLINE, move || child.wait_with_output());
     if outcome.is_hung() {
@@ -270,59 +275,92 @@ fn show(output: &Output) -> String {
     )
 }
 
+/// The launcher the experiment uses in tests: this test binary, as a measured server process.
+fn server_process(server: &str, connections: usize, pool_threads: usize) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args(["--exact", "server_role", "--nocapture", "--test-threads=1"])
+        .env(
+            ROLE,
+            format!("server {server} {connections} {pool_threads}"),
+        );
+    command
+}
+
+/// A measured server, when this test binary is started as one (see `server_process`).
+#[test]
+fn server_role() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let mut words = role.split(' ');
+    if words.next() != Some("server") {
+        return;
+    }
+    let server = words.next().unwrap();
+    let connections: usize = words.next().unwrap().parse().unwrap();
+    let pool_threads: usize = words.next().unwrap().parse().unwrap();
+    match server_main_with(server, connections, pool_threads, fleet_process) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("{}", error_chain(&e));
+            std::process::exit(1)
+        }
+    }
+}
+
 // ANCHOR: experiment_counts
-/// The experiment at 300 connections, in a child process so that no other test's threads are
-/// counted: a thread per connection has at least 300 threads at its peak, every task-per-
-/// connection server fewer than 100; a pool of 64 threads serves 64 sensors and stalls, saying
-/// so; every other server gives the reference report.
+/// The experiment at 300 connections (each server in a process of its own): a thread per
+/// connection has at least 300 threads at its peak, every task-per-connection server fewer than
+/// 100; a pool of 64 threads serves 64 sensors and stalls, saying so; every other server gives
+/// the reference report.
 #[test]
 fn the_experiment_counts_a_thread_per_connection_and_the_pool_stalls() {
-    if is_role("experiment") {
+    let (rows, printed) = run_with_deadline("the experiment", TEST_DEADLINE, || {
         let mut printed = Vec::new();
         let rows = experiment_with(
             &mut printed,
             &Setup {
                 connections: &[300],
+                servers: &SERVERS,
                 input: input(),
                 pool_threads: 64,
-                launch: fleet_process,
-                limits: LIMITS,
+                launch: server_process,
             },
-        )
-        .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
-        let printed = String::from_utf8(printed).unwrap();
-        println!("{printed}");
-        assert_eq!(rows.len(), SERVERS.len());
-        for row in &rows {
-            assert!(printed.contains(&row.to_string()), "every row is printed");
-            let threads = row.threads_peak.expect("Linux: /proc/self/task");
-            match row.model {
-                Model::ThreadPerConnection => {
-                    assert!(row.same_report(), "{row}");
-                    assert!(threads >= 300, "{row}");
-                }
-                Model::TaskPerConnection => {
-                    assert!(row.same_report(), "{row}");
-                    assert!(threads < 100, "{row}");
-                }
-                Model::Pool => {
-                    let failure = row.failure().unwrap_or_else(|| panic!("{row}"));
-                    assert!(
-                        failure.contains("stalled")
-                            && failure.contains("with 64 of 300 connections served"),
-                        "{row}"
-                    );
-                }
+        );
+        (rows, String::from_utf8(printed).unwrap())
+    })
+    .expect_finished("the experiment");
+    let rows = rows.unwrap_or_else(|e| panic!("{}", error_chain(&e)));
+    assert_eq!(rows.len(), SERVERS.len(), "{printed}");
+    for row in &rows {
+        assert!(printed.contains(&row.to_string()), "every row is printed");
+        let threads = row.threads_peak.expect("Linux: /proc/self/task");
+        match row.model {
+            Model::ThreadPerConnection => {
+                assert!(row.same_report(), "{row}");
+                assert!(threads >= 300, "{row}");
+            }
+            Model::TaskPerConnection => {
+                assert!(row.same_report(), "{row}");
+                assert!(threads < 100, "{row}");
+            }
+            Model::Pool => {
+                let failure = row.failure().unwrap_or_else(|| panic!("{row}"));
+                assert!(
+                    failure.contains("stalled")
+                        && failure.contains("with 64 of 300 connections served (65 accepted)"),
+                    "{row}"
+                );
             }
         }
-        return;
     }
-    let output = child(
-        "the_experiment_counts_a_thread_per_connection_and_the_pool_stalls",
-        "experiment",
-        "",
-    );
-    assert!(output.status.success(), "{}", show(&output));
+    for said in [
+        "server process: open-file limit",
+        "fleet process: open-file limit",
+    ] {
+        assert!(printed.contains(said), "{said}:\n{printed}");
+    }
 }
 // ANCHOR_END: experiment_counts
 
@@ -355,6 +393,7 @@ fn out_of_file_descriptors_every_server_fails_with_the_os_error() {
         "out_of_file_descriptors_every_server_fails_with_the_os_error",
         "fd-limit",
         "",
+        None,
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", show(&output));
@@ -376,9 +415,12 @@ fn out_of_file_descriptors_every_server_fails_with_the_os_error() {
 // ANCHOR_END: fd_limit
 
 // ANCHOR: thread_limit
-/// Out of threads: in a process with 1 GiB of address space (`ulimit -v`; every thread reserves
-/// a stack), a thread per connection cannot serve 2,000 connections. It fails with the OS's
-/// refusal to start a thread, and the harness hangs the sensors up so that it returns.
+/// Out of threads: in a process with 4 GiB of address space (`ulimit -v`) whose threads each
+/// reserve a 256 MiB stack (`RUST_MIN_STACK`), the OS refuses about the 12th thread. A thread
+/// per connection cannot serve 100 connections there: it fails with the OS's refusal, and the
+/// harness hangs the sensors up so that it returns. (Big stacks make the stack reservation
+/// the allocation that fails; with small ones, some other allocation of a new thread may fail
+/// first, and glibc aborts the process instead: still no hang, but no clear error either.)
 #[test]
 fn out_of_threads_a_thread_per_connection_fails_with_the_os_error() {
     if is_role("thread-limit") {
@@ -391,11 +433,11 @@ fn out_of_threads_a_thread_per_connection_fails_with_the_os_error() {
         match run(
             &label(variant, model),
             server,
-            2_000,
+            100,
             fleet,
             Config::default(),
         ) {
-            Ok(_) => panic!("2,000 threads fitted in 1 GiB"),
+            Ok(_) => panic!("100 threads of 256 MiB fitted in 4 GiB"),
             Err(e) => println!("thread per connection: {}", error_chain(&e)),
         }
         return;
@@ -403,7 +445,8 @@ fn out_of_threads_a_thread_per_connection_fails_with_the_os_error() {
     let output = child(
         "out_of_threads_a_thread_per_connection_fails_with_the_os_error",
         "thread-limit",
-        "ulimit -v 1048576 &&",
+        "ulimit -v 4194304 &&",
+        Some("268435456"),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", show(&output));
@@ -427,7 +470,7 @@ fn the_live_experiment() {
     let connections = ch10_many_connections::experiment::CONNECTIONS;
     let rows = experiment_with(
         &mut std::io::stdout(),
-        &Setup::live(&connections, fleet_process),
+        &Setup::live(&connections, server_process),
     )
     .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
     assert_eq!(rows.len(), connections.len() * SERVERS.len());

@@ -5,8 +5,8 @@
 //! drives the accept loop, `task::spawn` puts connections on the global executor), handles in a
 //! `Vec` instead of a `JoinSet`, and a panic in a task would be re-raised in whoever awaits its
 //! handle, so each task catches its own and returns it as an error, as tokio's `JoinError`
-//! does. A handle dropped early (the accept loop failed) detaches its task: it runs on until its
-//! sensor hangs up, which the harness makes happen at once.
+//! does. And a handle dropped early (the accept loop failed) would detach its task, so the
+//! tasks left over are cancelled explicitly.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::panic::AssertUnwindSafe;
 use async_std::io::BufReader;
 use async_std::io::prelude::{BufReadExt, WriteExt};
 use async_std::net::{TcpListener, TcpStream};
-use async_std::task;
+use async_std::task::{self, JoinHandle};
 use futures::FutureExt;
 
 use pipeline::{Config, Input, PipelineError, Report, joined};
@@ -47,6 +47,22 @@ pub async fn serve_async(session: &Arc<Session>) -> Result<Received, PipelineErr
     let address = local_address(&listener)?;
     session.listening(address);
     let mut connections = Vec::with_capacity(session.connections());
+    let served = accept_and_join(&listener, address, session, &mut connections).await;
+    // A dropped async-std handle detaches its task, which would keep its socket open after we
+    // return. So on an early return, cancel every task still here (tokio's `JoinSet` and
+    // smol's `Task` do this when dropped).
+    for task in connections {
+        task.cancel().await;
+    }
+    served
+}
+
+async fn accept_and_join(
+    listener: &TcpListener,
+    address: SocketAddr,
+    session: &Arc<Session>,
+    connections: &mut Vec<JoinHandle<Result<Received, PipelineError>>>,
+) -> Result<Received, PipelineError> {
     for number in 1..=session.connections() {
         let (stream, peer) = listener
             .accept()
@@ -59,9 +75,8 @@ pub async fn serve_async(session: &Arc<Session>) -> Result<Received, PipelineErr
             session.checked(joined("connection", served.catch_unwind().await))
         }));
     }
-    drop(listener);
     let mut received = Received::default();
-    for task in connections {
+    while let Some(task) = connections.pop() {
         received.merge(task.await?);
     }
     Ok(received)
@@ -75,11 +90,11 @@ async fn serve_connection(
     connection: Connection,
     session: &Session,
 ) -> Result<Received, PipelineError> {
+    session.serving();
     stream
         .write_all(GREETING)
         .await
         .map_err(|e| connection.write_failed(e))?;
-    session.serving();
     let mut reader = BufReader::new(stream);
     let mut received = Received::new();
     let mut frame = Vec::new();

@@ -68,10 +68,10 @@ fn serve_connection(
     connection: Connection,
     session: &Session,
 ) -> Result<Received, PipelineError> {
+    session.serving();
     stream
         .write_all(GREETING)
         .map_err(|e| connection.write_failed(e))?;
-    session.serving();
     let mut reader = BufReader::new(stream);
     let mut received = Received::new();
     let mut frame = Vec::new();
