@@ -75,6 +75,7 @@ impl std::fmt::Display for Summary {
     }
 }
 
+// ANCHOR: stream_all
 /// The whole fleet against the server at `address`: connect all, then stream all. An error
 /// names the sensor (from 0) and what it was doing.
 pub async fn stream_all(address: SocketAddr, payloads: Vec<Payload>) -> Result<Summary, String> {
@@ -93,6 +94,7 @@ pub async fn stream_all(address: SocketAddr, payloads: Vec<Payload>) -> Result<S
         frames,
     })
 }
+// ANCHOR_END: stream_all
 
 /// Connects, and waits until the server serves this connection (its greeting).
 async fn connect(address: SocketAddr, sensor: usize) -> Result<(usize, TcpStream), String> {

@@ -416,7 +416,7 @@ fn out_of_file_descriptors_every_server_fails_with_the_os_error() {
 
 // ANCHOR: thread_limit
 /// Out of threads: in a process with 4 GiB of address space (`ulimit -v`) whose threads each
-/// reserve a 256 MiB stack (`RUST_MIN_STACK`), the OS refuses about the 12th thread. A thread
+/// reserve a 256 MiB stack (`RUST_MIN_STACK`), the OS refuses a thread after a dozen or so. A thread
 /// per connection cannot serve 100 connections there: it fails with the OS's refusal, and the
 /// harness hangs the sensors up so that it returns. (Big stacks make the stack reservation
 /// the allocation that fails; with small ones, some other allocation of a new thread may fail

@@ -3,8 +3,8 @@
 //!
 //! A read that finds no bytes returns `Pending` and the worker thread moves on to another task;
 //! the kernel (epoll) says which socket is ready. So N connections cost N tasks — each a
-//! heap-allocated future as big as its state, here mostly its 8 KiB read buffer — and no more
-//! threads than the runtime's workers. Compared with `sync.rs`: `.await` on every read and
+//! heap-allocated future holding the connection's state (plus, as in every variant, an 8 KiB
+//! read buffer) — and no more threads than the runtime's workers. Compared with `sync.rs`: `.await` on every read and
 //! write, and tasks must own what they use (`'static`), so each gets a clone of the session.
 
 use std::net::SocketAddr;
