@@ -402,8 +402,10 @@ impl State {
         }
         pipeline::finish(self.next_line - 1, all, sink)
     }
-    // ANCHOR_END: state
+}
+// ANCHOR_END: state
 
+impl State {
     /// The state as the tables hold it: the checkpoint row (source, digest, next line), every
     /// window's `(sensor_id, window_start, state)` and every rejection's JSON.
     pub fn restore(

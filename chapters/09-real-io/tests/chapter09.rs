@@ -235,7 +235,7 @@ fn predicted(input: &Input, options: &RegistryOptions) -> (Report, u64, u64) {
 #[test]
 fn under_injected_faults_every_variant_gives_the_predicted_report() {
     let input = Input::generated(&DatasetSpec {
-        lines: 1_000,
+        lines: 600,
         ..DatasetSpec::default()
     });
     let options = RegistryOptions {
@@ -255,7 +255,7 @@ fn under_injected_faults_every_variant_gives_the_predicted_report() {
         .filter(|r| r.reason == pipeline::RejectReason::RegistryFailed)
         .count();
     assert!(
-        drops > 50 && failed > 30,
+        drops > 40 && failed > 30,
         "the plan must bite: {drops} drops, {failed} failed"
     );
     let service = registry(options);
@@ -738,17 +738,19 @@ fn the_sync_crates_panic_inside_a_tokio_task_and_work_in_spawn_blocking() {
 fn the_async_crates_panic_without_tokio_and_work_through_compat() {
     let service = registry(RegistryOptions::default());
     let url = format!("{}/sensors/s-0001", service.url());
-    const NO_TOKIO: &str = "must be called from the context of a Tokio 1.x runtime";
+    fn no_tokio<T>() -> Outcome<T> {
+        Outcome::Panicked(
+            "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
+                .to_owned(),
+        )
+    }
     let outcome = {
         let url = url.clone();
         run_with_deadline("reqwest on smol", TEST_DEADLINE, move || {
             lockin::reqwest_on_smol(&url)
         })
     };
-    assert!(
-        matches!(&outcome, Outcome::Panicked(m) if m.contains(NO_TOKIO)),
-        "{outcome:?}"
-    );
+    assert_eq!(outcome, no_tokio(), "tokio's TcpStream, outside tokio");
     let outcome = run_with_deadline("reqwest on smol, Compat", TEST_DEADLINE, move || {
         lockin::reqwest_on_smol_through_compat(&url)
     });
@@ -765,10 +767,7 @@ fn the_async_crates_panic_without_tokio_and_work_through_compat() {
             lockin::tokio_postgres_on_smol(&conninfo)
         })
     };
-    assert!(
-        matches!(&outcome, Outcome::Panicked(m) if m.contains(NO_TOKIO)),
-        "{outcome:?}"
-    );
+    assert_eq!(outcome, no_tokio(), "tokio's TcpStream, outside tokio");
     if db.is_some() {
         let outcome = run_with_deadline("tokio-postgres, connect_raw", TEST_DEADLINE, move || {
             smol::block_on(lockin::select_one_raw(&conninfo))
