@@ -1,6 +1,6 @@
 //! The chapters the workshop knows, each with its table of variants.
 
-use pipeline::{Input, RunFn, Variant};
+use pipeline::{Config, Input, PipelineError, Report, RunFn, Variant};
 use testkit::Demo;
 
 pub struct Chapter {
@@ -11,7 +11,14 @@ pub struct Chapter {
     /// The chapter's own input, where the tour's dataset would be too slow for it (a chapter
     /// whose registry takes milliseconds per look-up); `None`: the tour's dataset.
     pub input: Option<fn() -> Input>,
+    /// What a correct run computes, where that is not the plain sequential reference (chapter
+    /// 7's registry hangs on purpose, so its correct report has timed-out readings); `None`:
+    /// `pipeline::run_sequential`.
+    pub reference: Option<ReferenceFn>,
 }
+
+/// A chapter's reference run.
+pub type ReferenceFn = fn(&Input, &Config) -> Result<Report, PipelineError>;
 
 /// Every chapter that exists so far, in order. A new chapter crate adds an entry here.
 pub const CHAPTERS: &[Chapter] = &[
@@ -21,6 +28,7 @@ pub const CHAPTERS: &[Chapter] = &[
         crate_dir: "chapters/01-baseline",
         variants: ch01_baseline::VARIANTS,
         input: None,
+        reference: None,
     },
     Chapter {
         number: 4,
@@ -28,6 +36,7 @@ pub const CHAPTERS: &[Chapter] = &[
         crate_dir: "chapters/04-mutex-deadlocks",
         variants: ch04_mutex_deadlocks::VARIANTS,
         input: None,
+        reference: None,
     },
     Chapter {
         number: 5,
@@ -35,6 +44,7 @@ pub const CHAPTERS: &[Chapter] = &[
         crate_dir: "chapters/05-unbounded-spawning",
         variants: ch05_unbounded_spawning::VARIANTS,
         input: Some(ch05_unbounded_spawning::chapter_input),
+        reference: None,
     },
     Chapter {
         number: 6,
@@ -42,6 +52,15 @@ pub const CHAPTERS: &[Chapter] = &[
         crate_dir: "chapters/06-error-swallowing",
         variants: ch06_error_swallowing::VARIANTS,
         input: None,
+        reference: None,
+    },
+    Chapter {
+        number: 7,
+        title: "cancellation: look-ups with timeouts, a shutdown that loses nothing",
+        crate_dir: "chapters/07-cancellation",
+        variants: ch07_cancellation::VARIANTS,
+        input: Some(ch07_cancellation::chapter_input),
+        reference: Some(ch07_cancellation::reference),
     },
     Chapter {
         number: 8,
@@ -49,6 +68,7 @@ pub const CHAPTERS: &[Chapter] = &[
         crate_dir: "chapters/08-blocking-and-cpu",
         variants: ch08_blocking_and_cpu::VARIANTS,
         input: Some(ch08_blocking_and_cpu::chapter_input),
+        reference: None,
     },
 ];
 
@@ -57,6 +77,7 @@ pub const DEMOS: &[&[Demo]] = &[
     &ch04_mutex_deadlocks::DEMOS,
     &ch05_unbounded_spawning::DEMOS,
     &ch06_error_swallowing::DEMOS,
+    &ch07_cancellation::DEMOS,
 ];
 
 /// A measurement shown live, for a session: not a pitfall with a verdict, but a table of what
@@ -118,6 +139,11 @@ pub fn find(number: u32) -> anyhow::Result<&'static Chapter> {
 }
 
 impl Chapter {
+    /// The report every variant must give on `input`.
+    pub fn reference(&self, input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+        self.reference.unwrap_or(pipeline::run_sequential)(input, cfg)
+    }
+
     pub fn run_fn(&self, variant: Variant) -> RunFn {
         self.variants
             .iter()

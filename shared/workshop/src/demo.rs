@@ -163,8 +163,7 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
             }
             if demo.pitfall == Pitfall::Loss {
                 println!(
-                    "every line accounted for ({}); failures rejected with their reason and \
-                     dead-lettered: {}",
+                    "every line accounted for ({}); failures rejected with their reason: {}",
                     if report.is_balanced() {
                         "balanced"
                     } else {

@@ -77,6 +77,13 @@ enum Command {
         /// refused window) and run the fixed pipeline; the exit code says what was delivered.
         #[arg(long, value_name = "SEED")]
         faults: Option<u64>,
+        /// Chapter 7 only: where Ctrl-C's checkpoint goes (default: the input's path +
+        /// `.checkpoint.json`).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Chapter 7 only: carry on from the checkpoint of a run Ctrl-C stopped.
+        #[arg(long)]
+        resume: bool,
     },
     /// Show a pitfall live: the broken pipeline deadlocks or explodes (watched from outside), the
     /// fix doesn't.
@@ -172,6 +179,8 @@ fn main() -> ExitCode {
             batch_size,
             threads,
             faults,
+            checkpoint,
+            resume,
         }) => run::run(&run::RunOptions {
             chapter,
             variant,
@@ -182,6 +191,8 @@ fn main() -> ExitCode {
             batch_size: batch_size as usize,
             threads: usize::from(threads),
             faults,
+            checkpoint,
+            resume,
         }),
         Some(Command::Demo {
             name,
@@ -204,12 +215,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            match e.downcast_ref::<run::ExitWith>() {
-                Some(exit) => ExitCode::from(exit.code),
-                None => ExitCode::FAILURE,
+        Err(e) => match e.downcast_ref::<run::ExitWith>() {
+            // Not an error: a run that finished (or stopped) and says so in its exit code.
+            Some(exit) => {
+                eprintln!("{}", exit.message);
+                ExitCode::from(exit.code)
             }
-        }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -27,6 +27,11 @@ pub struct RunOptions {
     pub threads: usize,
     /// Chapter 6: run under the fault plan drawn from this seed.
     pub faults: Option<u64>,
+    /// Chapter 7: where the checkpoint goes when Ctrl-C stops the run (and comes from, with
+    /// `resume`).
+    pub checkpoint: Option<PathBuf>,
+    /// Chapter 7: carry on from the checkpoint instead of starting over.
+    pub resume: bool,
 }
 
 /// An error that carries the process's exit code (a run that finished, but must not exit 0).
@@ -72,6 +77,15 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         thread::spawn(move || show_progress(&progress, total, &done_rx))
     };
     let started = Instant::now();
+    if chapter.number == 7 {
+        let end = stoppable(options, &input, &cfg);
+        drop(done_tx);
+        let _ = watcher.join();
+        return stopped_or_finished(options, &input, end?, started.elapsed());
+    }
+    if options.resume || options.checkpoint.is_some() {
+        bail!("--checkpoint and --resume are for chapter 7 (cancellation and shutdown)");
+    }
     let (result, delivery) = match options.faults {
         None => (chapter.run_fn(options.variant)(&input, &cfg), None),
         Some(seed) => {
@@ -105,7 +119,22 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         )
     })?;
 
-    print_rejections(&input, &report);
+    finish_run(options, &input, &report, wall)?;
+    if let Some(outcome) = delivery {
+        return delivered(&outcome, &cfg);
+    }
+    Ok(())
+}
+
+/// Prints the rejections and the report (or writes it), then the summary line; fails if the
+/// report does not balance.
+fn finish_run(
+    options: &RunOptions,
+    input: &Input,
+    report: &Report,
+    wall: Duration,
+) -> anyhow::Result<()> {
+    print_rejections(input, report);
     match &options.report {
         Some(path) => std::fs::write(path, report.text())
             .with_context(|| format!("cannot write the report to {}", path.display()))?,
@@ -128,10 +157,86 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     if !report.is_balanced() {
         bail!("the report does not balance: records were lost or invented (this is a bug)");
     }
-    if let Some(outcome) = delivery {
-        return delivered(&outcome, &cfg);
-    }
     Ok(())
+}
+
+/// Chapter 7: a run that Ctrl-C stops gracefully — the source stops, what is in flight
+/// drains, a checkpoint is written — and that `--resume` carries on from there.
+fn stoppable(
+    options: &RunOptions,
+    input: &Input,
+    cfg: &Config,
+) -> anyhow::Result<ch07_cancellation::RunEnd> {
+    use ch07_cancellation::{Controls, STOPPABLE, Shutdown};
+    let checkpoint = options.checkpoint.clone().unwrap_or_else(|| {
+        let mut name = options.input.as_os_str().to_owned();
+        name.push(".checkpoint.json");
+        PathBuf::from(name)
+    });
+    let (_, until, resume) = STOPPABLE
+        .iter()
+        .find(|(v, _, _)| *v == options.variant)
+        .copied()
+        .expect("chapter 7 lists every variant");
+    let shutdown = Shutdown::new();
+    ctrlc::set_handler({
+        let shutdown = shutdown.clone();
+        move || {
+            eprintln!(
+                "\nstopping: the source stops, what is in flight drains, then a checkpoint …"
+            );
+            shutdown.trigger();
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    if options.resume {
+        eprintln!("resuming from {}", checkpoint.display());
+    } else {
+        eprintln!(
+            "press Ctrl-C to stop gracefully; the checkpoint would go to {}",
+            checkpoint.display()
+        );
+    }
+    let run = if options.resume { resume } else { until };
+    run(input, cfg, &Controls::new(shutdown), &checkpoint).with_context(|| {
+        format!(
+            "the {} variant of chapter 7 failed on {}",
+            options.variant,
+            input.name()
+        )
+    })
+}
+
+/// A finished chapter 7 run prints its report; a stopped one says where its checkpoint is and
+/// how to resume, and exits 130 (the convention for a run ended by Ctrl-C).
+fn stopped_or_finished(
+    options: &RunOptions,
+    input: &Input,
+    end: ch07_cancellation::RunEnd,
+    wall: Duration,
+) -> anyhow::Result<()> {
+    use ch07_cancellation::RunEnd;
+    match end {
+        RunEnd::Finished(report) => finish_run(options, input, &report, wall),
+        RunEnd::Stopped {
+            checkpoint,
+            next_line,
+        } => Err(ExitWith {
+            code: 130,
+            message: format!(
+                "stopped after line {} of {}; nothing lost: checkpoint written to {}\n\
+                 resume with: cargo run --release -- run --chapter 7 --variant {} --input {} \
+                 --checkpoint {} --resume",
+                group_digits(next_line),
+                group_digits(input.line_count()),
+                checkpoint.display(),
+                options.variant,
+                options.input.display(),
+                checkpoint.display()
+            ),
+        }
+        .into()),
+    }
 }
 
 /// Chapter 6's last word: what was delivered, where the dead letters are, and an exit code

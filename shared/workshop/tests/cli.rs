@@ -300,9 +300,100 @@ fn the_error_swallowing_demo_shows_the_silent_loss_and_the_fix_accounts_for_it()
         stdout.contains("every line accounted for (balanced)"),
         "{stdout}"
     );
-    assert!(stdout.contains("1 look-up panicked"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "failures rejected with their reason: 763 registry error, 1 look-up panicked"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("report identical to the reference"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_chapter_7_with_a_checkpoint_and_resume_gives_the_full_report() {
+    use std::io::{BufRead, BufReader};
+    let scratch = Scratch::new("ctrl-c");
+    let (input, checkpoint) = (scratch.path("readings.csv"), scratch.path("stop.json"));
+    let (full, resumed) = (scratch.path("full.txt"), scratch.path("resumed.txt"));
+    let generated = workshop(&["generate", "--output", &input, "--lines", "30000"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let whole = workshop(&[
+        "run",
+        "--chapter",
+        "7",
+        "--variant",
+        "sync",
+        "--input",
+        &input,
+        "--report",
+        &full,
+    ]);
+    assert!(whole.status.success(), "{}", text(&whole.stderr));
+
+    // Start a run, wait until it says Ctrl-C is handled, then send SIGINT as a terminal would.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workshop"))
+        .args([
+            "run",
+            "--chapter",
+            "7",
+            "--variant",
+            "tokio",
+            "--input",
+            &input,
+            "--checkpoint",
+            &checkpoint,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the workshop binary starts");
+    let pid = child.id().to_string();
+    let stderr = child.stderr.take().expect("piped stderr");
+    let outcome = run_with_deadline("ctrl-c run", TEST_DEADLINE, move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.expect("stderr is text");
+            let ready = line.starts_with("press Ctrl-C");
+            seen.push(line);
+            if ready {
+                let _ = Command::new("kill").args(["-INT", &pid]).status();
+                break;
+            }
+        }
+        seen.extend(lines.map_while(Result::ok));
+        (child.wait().expect("waiting for the run"), seen.join("\n"))
+    });
+    let (status, said) = outcome.expect_finished("the run stopped by Ctrl-C");
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("nothing lost: checkpoint written to"),
+        "{said}"
+    );
+    assert!(said.contains("--resume"), "{said}");
+    assert!(Path::new(&checkpoint).exists(), "{said}");
+
+    let resume = workshop(&[
+        "run",
+        "--chapter",
+        "7",
+        "--variant",
+        "smol",
+        "--input",
+        &input,
+        "--checkpoint",
+        &checkpoint,
+        "--resume",
+        "--report",
+        &resumed,
+    ]);
+    assert!(resume.status.success(), "{}", text(&resume.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&resumed).unwrap(),
+        std::fs::read_to_string(&full).unwrap(),
+        "stopped (tokio) + resumed (smol) must be exactly the uninterrupted run's report"
     );
 }
