@@ -70,6 +70,14 @@ pub const CHAPTERS: &[Chapter] = &[
         input: Some(ch08_blocking_and_cpu::chapter_input),
         reference: None,
     },
+    Chapter {
+        number: 10,
+        title: "many connections: 100 sensors over loopback TCP, a thread or a task each",
+        crate_dir: "chapters/10-many-connections",
+        variants: ch10_many_connections::VARIANTS,
+        input: None,
+        reference: None,
+    },
 ];
 
 /// Every chapter's live demos, in chapter order.
@@ -91,18 +99,32 @@ pub struct Experiment {
 }
 
 /// Every chapter's experiments, in chapter order.
-pub const EXPERIMENTS: &[Experiment] = &[Experiment {
-    chapter: 8,
-    name: "blocking-heartbeat",
-    title: "CPU work inline in async tasks vs offloaded: how late a heartbeat gets",
-    run: |out| {
-        let rows = ch08_blocking_and_cpu::experiment(out)?;
-        if let Some(row) = rows.iter().find(|row| !row.same_result()) {
-            anyhow::bail!("a run's result differs from the reference: {row}");
-        }
-        Ok(())
+pub const EXPERIMENTS: &[Experiment] = &[
+    Experiment {
+        chapter: 8,
+        name: "blocking-heartbeat",
+        title: "CPU work inline in async tasks vs offloaded: how late a heartbeat gets",
+        run: |out| {
+            let rows = ch08_blocking_and_cpu::experiment(out)?;
+            if let Some(row) = rows.iter().find(|row| !row.same_result()) {
+                anyhow::bail!("a run's result differs from the reference: {row}");
+            }
+            Ok(())
+        },
     },
-}];
+    Experiment {
+        chapter: 10,
+        name: "many-connections",
+        title: "100, 1,000 and 10,000 sensor connections: threads, memory, throughput",
+        run: |out| {
+            ch10_many_connections::experiment(
+                out,
+                &ch10_many_connections::experiment::CONNECTIONS,
+            )?;
+            Ok(())
+        },
+    },
+];
 
 /// The experiment called `name`, if there is one.
 pub fn find_experiment(name: &str) -> Option<&'static Experiment> {

@@ -101,6 +101,24 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
         stall_secs: u64,
     },
+    /// (Hidden) chapter 10's sensor fleet: N connections streaming the input read from stdin.
+    #[command(hide = true)]
+    Fleet {
+        #[arg(long)]
+        connect: std::net::SocketAddr,
+        #[arg(long)]
+        connections: usize,
+    },
+    /// (Hidden) chapter 10's measured server process.
+    #[command(hide = true)]
+    FleetServer {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        pool_threads: usize,
+    },
     /// List the exercises with their status (worked out by running their checks) and the next.
     Exercises,
     /// Run one exercise's checks, e.g. `check 04`.
@@ -205,6 +223,16 @@ fn main() -> ExitCode {
             fixed,
             stall: std::time::Duration::from_secs(stall_secs),
         }),
+        Some(Command::Fleet {
+            connect,
+            connections,
+        }) => ch10_many_connections::fleet::main(connect, connections).map_err(Into::into),
+        Some(Command::FleetServer {
+            server,
+            connections,
+            pool_threads,
+        }) => ch10_many_connections::experiment::server_main(&server, connections, pool_threads)
+            .map_err(Into::into),
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, n),
