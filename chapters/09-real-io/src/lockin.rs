@@ -166,11 +166,44 @@ pub async fn select_one_raw(conninfo: &str) -> Answer<i32> {
     Ok(row.get(0))
 }
 
-// ANCHOR: async_crate_on_smol
-/// BROKEN ON PURPOSE: tokio-postgres's `connect` on smol, no compat layer.
-pub fn tokio_postgres_on_smol(conninfo: &str) -> Answer<i32> {
-    smol::block_on(async {
-        let (client, connection) = tokio_postgres::connect(conninfo, NoTls)
+/// The two runtimes without tokio, to make a call from one of their tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonTokio {
+    Smol,
+    AsyncStd,
+}
+
+impl NonTokio {
+    pub const BOTH: [NonTokio; 2] = [NonTokio::Smol, NonTokio::AsyncStd];
+
+    /// Runs `call` as a task on this runtime's executor and waits for it (a panic in the task
+    /// is re-raised here, as both runtimes do for an awaited task).
+    pub fn run<T: Send + 'static>(self, call: impl Future<Output = T> + Send + 'static) -> T {
+        match self {
+            NonTokio::Smol => smol::block_on(smol::spawn(call)),
+            NonTokio::AsyncStd => async_std::task::block_on(async_std::task::spawn(call)),
+        }
+    }
+}
+
+/// The sync `postgres` client from a smol or async-std task: works (and blocks the thread).
+pub fn postgres_in_task(runtime: NonTokio, conninfo: &str) -> Answer<i32> {
+    let conninfo = conninfo.to_owned();
+    runtime.run(async move { select_one_blocking(&conninfo) })
+}
+
+/// `reqwest::blocking` from a smol or async-std task: works (and blocks the thread).
+pub fn reqwest_blocking_in_task(runtime: NonTokio, url: &str) -> Answer<u16> {
+    let url = url.to_owned();
+    runtime.run(async move { get_status_blocking(&url) })
+}
+
+// ANCHOR: async_crate_without_tokio
+/// BROKEN ON PURPOSE: tokio-postgres's `connect` on smol or async-std, no compat layer.
+pub fn tokio_postgres_without_compat(runtime: NonTokio, conninfo: &str) -> Answer<i32> {
+    let conninfo = conninfo.to_owned();
+    runtime.run(async move {
+        let (client, connection) = tokio_postgres::connect(&conninfo, NoTls)
             .await
             .map_err(|e| pipeline::error_chain(&e))?;
         let _connection = smol::spawn(connection);
@@ -182,22 +215,24 @@ pub fn tokio_postgres_on_smol(conninfo: &str) -> Answer<i32> {
     })
 }
 
-/// BROKEN ON PURPOSE: async reqwest on smol, no compat layer.
-pub fn reqwest_on_smol(url: &str) -> Answer<u16> {
-    smol::block_on(async {
+/// BROKEN ON PURPOSE: async reqwest on smol or async-std, no compat layer.
+pub fn reqwest_without_compat(runtime: NonTokio, url: &str) -> Answer<u16> {
+    let url = url.to_owned();
+    runtime.run(async move {
         let response = reqwest::get(url).await.map_err(|e| e.to_string())?;
         Ok(response.status().as_u16())
     })
 }
 
 /// FIXED: the same inside `Compat`.
-pub fn reqwest_on_smol_through_compat(url: &str) -> Answer<u16> {
-    smol::block_on(Compat::new(async {
+pub fn reqwest_through_compat(runtime: NonTokio, url: &str) -> Answer<u16> {
+    let url = url.to_owned();
+    runtime.run(Compat::new(async move {
         let response = reqwest::get(url).await.map_err(|e| e.to_string())?;
         Ok(response.status().as_u16())
     }))
 }
-// ANCHOR_END: async_crate_on_smol
+// ANCHOR_END: async_crate_without_tokio
 
 /// The names of this process's threads (Linux: `/proc/self/task/*/comm`, at most 15 bytes
 /// each), sorted.

@@ -18,6 +18,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ch09_real_io::lockin::NonTokio;
 use ch09_real_io::variants::tokio_rt;
 use ch09_real_io::{
     PgRoute, PgTarget, Setup, VARIANTS, VARIANTS_WITH, http, lockin, own_registry, store,
@@ -550,6 +551,53 @@ fn a_connection_terminated_mid_batch_is_named_and_loses_nothing() {
 }
 // ANCHOR_END: terminated
 
+// ANCHOR: moved
+/// Two runs on one database must not both commit the same lines: the checkpoint moves only
+/// from where this run found it. Here "another run" moves it while batch 2 is being written.
+#[test]
+fn a_checkpoint_moved_by_another_run_refuses_the_commit() {
+    let input = pg_input();
+    let cfg = pg_cfg();
+    let service = registry(own_registry(&cfg));
+    for (variant, _) in VARIANTS_WITH {
+        let Some(db) = test_database(&format!("moved_{variant}")) else {
+            return;
+        };
+        let other = db.conninfo().to_owned();
+        let target = PgTarget::new(db.conninfo()).before_commit(move |point| {
+            if point.batch == 2 {
+                let other = other.clone();
+                std::thread::spawn(move || {
+                    let mut other = postgres::Client::connect(&other, postgres::NoTls).unwrap();
+                    other
+                        .execute("UPDATE pipeline.checkpoint SET next_line = 101", &[])
+                        .unwrap();
+                })
+                .join()
+                .unwrap();
+            }
+            Ok(())
+        });
+        let error = failure(variant, &input, &cfg, &pg_setup(&service, target));
+        assert!(
+            error.contains(
+                "another run moved the checkpoint while this one read lines 51..=100; nothing \
+                 of them was committed"
+            ),
+            "{variant}: {error}"
+        );
+        // Batch 1 is there; nothing of this run's batch 2 is.
+        let first = run_sequential(&prefix(&input, 50), &cfg).unwrap();
+        assert_eq!(table(&db), rows(first.windows()), "{variant}");
+        assert_eq!(
+            checkpoint(&db),
+            Some(101),
+            "{variant}: as the other run left it"
+        );
+    }
+}
+// ANCHOR_END: moved
+
 /// `pg_terminate_backend(pid)`, then wait until the backend is gone.
 fn terminate(conninfo: &str, pid: i32) {
     let mut admin = postgres::Client::connect(conninfo, postgres::NoTls).unwrap();
@@ -736,39 +784,41 @@ fn the_sync_crates_panic_inside_a_tokio_task_and_work_in_spawn_blocking() {
 // ANCHOR: lockin_async_without_tokio
 #[test]
 fn the_async_crates_panic_without_tokio_and_work_through_compat() {
-    let service = registry(RegistryOptions::default());
-    let url = format!("{}/sensors/s-0001", service.url());
     fn no_tokio<T>() -> Outcome<T> {
         Outcome::Panicked(
             "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
                 .to_owned(),
         )
     }
-    let outcome = {
-        let url = url.clone();
-        run_with_deadline("reqwest on smol", TEST_DEADLINE, move || {
-            lockin::reqwest_on_smol(&url)
-        })
-    };
-    assert_eq!(outcome, no_tokio(), "tokio's TcpStream, outside tokio");
-    let outcome = run_with_deadline("reqwest on smol, Compat", TEST_DEADLINE, move || {
-        lockin::reqwest_on_smol_through_compat(&url)
-    });
-    assert_eq!(outcome, Outcome::Finished(Ok(200)));
-
+    let service = registry(RegistryOptions::default());
+    let url = format!("{}/sensors/s-0001", service.url());
     let db = test_database("lockin_tokio_postgres");
+    // tokio-postgres panics before it reaches the server, so any address shows it.
     let conninfo = db.as_ref().map_or_else(
         || "host=127.0.0.1 port=1 user=postgres".to_owned(),
         |db| db.conninfo().to_owned(),
     );
-    let outcome = {
+    for runtime in NonTokio::BOTH {
+        let call = |what: &str, f: fn(NonTokio, &str) -> lockin::Answer<u16>| {
+            let url = url.clone();
+            run_with_deadline(what, TEST_DEADLINE, move || f(runtime, &url))
+        };
+        let outcome = call("reqwest", lockin::reqwest_without_compat);
+        assert_eq!(outcome, no_tokio(), "{runtime:?}: reqwest without Compat");
+        let outcome = call("reqwest in Compat", lockin::reqwest_through_compat);
+        assert_eq!(
+            outcome,
+            Outcome::Finished(Ok(200)),
+            "{runtime:?}: in Compat"
+        );
         let conninfo = conninfo.clone();
-        run_with_deadline("tokio-postgres on smol", TEST_DEADLINE, move || {
-            lockin::tokio_postgres_on_smol(&conninfo)
-        })
-    };
-    assert_eq!(outcome, no_tokio(), "tokio's TcpStream, outside tokio");
+        let outcome = run_with_deadline("tokio-postgres", TEST_DEADLINE, move || {
+            lockin::tokio_postgres_without_compat(runtime, &conninfo)
+        });
+        assert_eq!(outcome, no_tokio(), "{runtime:?}: tokio_postgres::connect");
+    }
     if db.is_some() {
+        // The way out that needs no tokio: smol's own socket (the pipelines' `connect`).
         let outcome = run_with_deadline("tokio-postgres, connect_raw", TEST_DEADLINE, move || {
             smol::block_on(lockin::select_one_raw(&conninfo))
         });
@@ -779,10 +829,32 @@ fn the_async_crates_panic_without_tokio_and_work_through_compat() {
 
 // ANCHOR: lockin_blocks_executor
 #[test]
-fn the_sync_client_works_on_smol_but_blocks_the_executor_thread() {
+fn the_sync_crates_work_on_smol_and_async_std_but_block_the_executor_thread() {
+    let service = registry(RegistryOptions::default());
+    let url = format!("{}/sensors/s-0001", service.url());
+    for runtime in NonTokio::BOTH {
+        let url = url.clone();
+        let outcome = runs("reqwest::blocking in a task", move || {
+            lockin::reqwest_blocking_in_task(runtime, &url)
+        });
+        assert_eq!(
+            outcome,
+            Ok(200),
+            "{runtime:?}: no tokio context to trip over"
+        );
+    }
     let Some(db) = test_database("lockin_blocks") else {
         return;
     };
+    for runtime in NonTokio::BOTH {
+        let conninfo = db.conninfo().to_owned();
+        let outcome = runs("postgres in a task", move || {
+            lockin::postgres_in_task(runtime, &conninfo)
+        });
+        assert_eq!(outcome, Ok(1), "{runtime:?}: no tokio context to trip over");
+    }
+    // But the thread is taken for the whole call: on one smol thread, a task spawned next to
+    // the call runs only after it.
     let conninfo = db.conninfo().to_owned();
     let (answer, events) = runs("postgres on one smol thread", move || {
         lockin::postgres_in_smol_task(&conninfo)
@@ -835,7 +907,7 @@ fn a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw(
             let one = smol::block_on(lockin::select_one_raw(&conninfo)).unwrap();
             show("connect_raw", one.to_string());
         }
-        let status = lockin::reqwest_on_smol_through_compat(&url).unwrap();
+        let status = lockin::reqwest_through_compat(NonTokio::Smol, &url).unwrap();
         show("compat", status.to_string());
         return;
     }
