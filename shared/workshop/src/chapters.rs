@@ -31,6 +31,14 @@ pub const CHAPTERS: &[Chapter] = &[
         reference: None,
     },
     Chapter {
+        number: 2,
+        title: "waiting well: C look-ups in flight against a slow registry",
+        crate_dir: "chapters/02-waiting-well",
+        variants: ch02_waiting_well::VARIANTS,
+        input: Some(ch02_waiting_well::chapter_input),
+        reference: None,
+    },
+    Chapter {
         number: 4,
         title: "mutex deadlocks, fixed (scoped guard)",
         crate_dir: "chapters/04-mutex-deadlocks",
@@ -98,8 +106,46 @@ pub struct Experiment {
     pub run: fn(&mut dyn std::io::Write) -> anyhow::Result<()>,
 }
 
+/// Chapter 2's line under its tour table: each variant's look-ups per second next to the limit
+/// Little's law sets for the concurrency it ran with.
+pub fn littles_law_note(input: &Input, walls: &[(Variant, std::time::Duration)]) -> String {
+    let latencies = ch02_waiting_well::registry::Latencies::of(input);
+    let concurrency = Config::default().concurrency;
+    let limit = ch02_waiting_well::littles_law_limit(concurrency, latencies.mean());
+    let achieved: Vec<String> = walls
+        .iter()
+        .map(|(variant, wall)| {
+            let rate = latencies.lookups as f64 / wall.as_secs_f64().max(1e-9);
+            format!("{variant} {rate:.0} ({:.0}%)", 100.0 * rate / limit)
+        })
+        .collect();
+    format!(
+        "Little's law: C = {concurrency} look-ups in flight, mean latency {:.1} ms → at most \
+         {limit:.0} look-ups/s; achieved: {}",
+        latencies.mean().as_secs_f64() * 1e3,
+        achieved.join(", ")
+    )
+}
+
 /// Every chapter's experiments, in chapter order.
 pub const EXPERIMENTS: &[Experiment] = &[
+    Experiment {
+        chapter: 2,
+        name: "littles-law",
+        title: "throughput against Little's law as the concurrency C grows",
+        run: |out| {
+            let rows =
+                ch02_waiting_well::experiment(out, &ch02_waiting_well::SESSION_CONCURRENCIES)?;
+            if let Some(row) = rows.iter().find(|row| !row.differing().is_empty()) {
+                anyhow::bail!(
+                    "at C = {}, these variants' reports differ from the reference: {:?}",
+                    row.concurrency,
+                    row.differing()
+                );
+            }
+            Ok(())
+        },
+    },
     Experiment {
         chapter: 8,
         name: "blocking-heartbeat",

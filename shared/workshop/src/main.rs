@@ -73,6 +73,10 @@ enum Command {
         #[arg(long, default_value_t = Config::default().worker_threads as u16,
               value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: u16,
+        /// Look-ups in flight at once (chapters 2, 5 and 7).
+        #[arg(long, default_value_t = Config::default().concurrency as u32,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        concurrency: u32,
         /// Chapter 6 only: inject the seeded fault plan (failing look-ups, a panicking one, a
         /// refused window) and run the fixed pipeline; the exit code says what was delivered.
         #[arg(long, value_name = "SEED")]
@@ -196,6 +200,7 @@ fn main() -> ExitCode {
             capacity,
             batch_size,
             threads,
+            concurrency,
             faults,
             checkpoint,
             resume,
@@ -208,6 +213,7 @@ fn main() -> ExitCode {
             capacity: capacity as usize,
             batch_size: batch_size as usize,
             threads: usize::from(threads),
+            concurrency: concurrency as usize,
             faults,
             checkpoint,
             resume,

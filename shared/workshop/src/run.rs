@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub capacity: usize,
     pub batch_size: usize,
     pub threads: usize,
+    /// How many look-ups may be in flight at once (chapters 2, 5, 7).
+    pub concurrency: usize,
     /// Chapter 6: run under the fault plan drawn from this seed.
     pub faults: Option<u64>,
     /// Chapter 7: where the checkpoint goes when Ctrl-C stops the run (and comes from, with
@@ -56,6 +58,7 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         channel_capacity: options.capacity,
         batch_size: options.batch_size,
         worker_threads: options.threads,
+        concurrency: options.concurrency,
         sink: options
             .output
             .clone()
@@ -120,6 +123,20 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     })?;
 
     finish_run(options, &input, &report, wall)?;
+    if chapter.number == 2 {
+        let latencies = ch02_waiting_well::registry::Latencies::of(&input);
+        let limit = ch02_waiting_well::littles_law_limit(options.concurrency, latencies.mean());
+        let achieved = latencies.lookups as f64 / wall.as_secs_f64().max(1e-9);
+        eprintln!(
+            "Little's law: {} look-ups in flight, mean latency {:.1} ms → at most {} look-ups/s; \
+             achieved {} look-ups/s ({:.0}% of the limit)",
+            options.concurrency,
+            latencies.mean().as_secs_f64() * 1e3,
+            group_digits(limit as u64),
+            group_digits(achieved as u64),
+            100.0 * achieved / limit
+        );
+    }
     if let Some(outcome) = delivery {
         return delivered(&outcome, &cfg);
     }

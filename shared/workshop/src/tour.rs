@@ -64,6 +64,10 @@ pub fn tour(options: &TourOptions) -> anyhow::Result<()> {
         };
         let rows = run_chapter(chapter, input, options.repeat);
         print_chapter(chapter, &rows, &reference);
+        if chapter.number == 2 {
+            let walls: Vec<_> = rows.iter().map(|r| (r.variant, r.median_wall)).collect();
+            println!("  {}", crate::chapters::littles_law_note(input, &walls));
+        }
         if own.is_some() {
             println!(
                 "  (this chapter runs on its own input: {}, {} lines)",
