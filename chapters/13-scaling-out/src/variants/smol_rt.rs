@@ -1,0 +1,97 @@
+//! Chapter 13, **smol** variant: a worker's lanes are tasks on an `Executor` that threads of
+//! our own drive, each with a `tokio_postgres::Client` — and no tokio runtime anywhere.
+//!
+//! The same as `async_std_rt.rs`, with smol's pieces: `connect_raw` over smol's own
+//! `TcpStream` (async-io), adapted to tokio's I/O traits with `tokio_util::compat`; the
+//! `connection` future is a task on our executor, detached so it lives as long as the client;
+//! waiting is `smol::Timer`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_lite::FutureExt;
+use smol::net::TcpStream;
+use smol::{Executor, Timer};
+use tokio_postgres::NoTls;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use pipeline::{Config, Input, PipelineError, Report, Variant, joined};
+
+use crate::queue::{self, nonblocking::Lane};
+use crate::worker::{POLL, Step, Summary, Worker};
+
+/// One worker of this variant, alone, on the queue at [`crate::database_from_env`] (the
+/// tour's and the workshop's contract; it fails clearly without a database).
+pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+    run_with(input, cfg, &crate::database_from_env()?)
+}
+
+/// Queues `input`, drains the queue with one worker of this variant (`cfg.worker_threads`
+/// lanes), and reads the report back from the tables.
+pub fn run_with(input: &Input, cfg: &Config, conninfo: &str) -> Result<Report, PipelineError> {
+    crate::run_alone(Variant::Smol, input, cfg, conninfo)
+}
+
+// ANCHOR: work
+/// The worker: one connection per lane, all made first (a database that is down fails the
+/// worker before it claims anything), then a task per lane, each claiming batches until the
+/// queue is drained.
+pub fn work(conninfo: &str, worker: &Arc<Worker>) -> Result<Summary, PipelineError> {
+    let threads = worker.cfg().worker_threads;
+    runtimes::with_smol_executor(threads, "ch13-smol-worker", |executor| {
+        smol::block_on(async {
+            let mut connections = Vec::new();
+            for _ in 0..worker.lanes() {
+                connections.push(connect(executor, conninfo).await?);
+            }
+            let lanes: Vec<_> = connections
+                .into_iter()
+                .map(|lane| {
+                    executor.spawn(AssertUnwindSafe(drain(lane, Arc::clone(worker))).catch_unwind())
+                })
+                .collect();
+            let mut result = Ok(());
+            for handle in lanes {
+                result = result.and(joined("worker lane", handle.await));
+            }
+            result.map(|()| worker.summary())
+        })
+    })
+}
+
+/// One batch per transaction, until nothing is pending.
+async fn drain(mut lane: Lane, worker: Arc<Worker>) -> Result<(), PipelineError> {
+    loop {
+        match queue::nonblocking::work_one(&mut lane, &worker).await? {
+            Step::Committed { .. } => {}
+            Step::Wait => {
+                Timer::after(POLL).await;
+            }
+            Step::Drained => return Ok(()),
+        }
+    }
+}
+// ANCHOR_END: work
+
+// ANCHOR: connect
+/// Our own socket, adapted (`.compat()`: futures-io → tokio-io), handed to `connect_raw`; the
+/// `connection` future runs on our executor.
+async fn connect(executor: &Executor<'static>, conninfo: &str) -> Result<Lane, PipelineError> {
+    let config = queue::config(conninfo)?;
+    let place = queue::describe(&config);
+    let cannot = |e: &dyn std::error::Error| queue::db_error(&place, "cannot connect", e);
+    let (host, port) = queue::tcp_address(&config)?;
+    let socket = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| cannot(&e))?;
+    socket.set_nodelay(true).map_err(|e| cannot(&e))?;
+    let (client, connection) = config
+        .connect_raw(socket.compat(), NoTls)
+        .await
+        .map_err(|e| cannot(&e))?;
+    // Detached: a smol task is cancelled when its handle is dropped, and this one must live
+    // as long as the client (it ends by itself once the client is gone).
+    executor.spawn(connection).detach();
+    queue::nonblocking::lane(client, place).await
+}
+// ANCHOR_END: connect
