@@ -116,6 +116,11 @@ UPDATE ch13.batches SET state = 'done', claimed_by = $2, attempts = attempts + 1
 WHERE id = $1 AND state = 'pending'";
 // ANCHOR_END: write
 
+/// A session setting, as a parameter: how long this session may sit idle inside a transaction
+/// (milliseconds) before the server ends it (see [`crate::worker::IDLE_IN_TRANSACTION`]).
+pub const IDLE_TIMEOUT: &str =
+    "SELECT set_config('idle_in_transaction_session_timeout', $1, false)";
+
 /// How many batches are still to do, locked by someone or not.
 pub const PENDING: &str = "SELECT count(*) FROM ch13.batches WHERE state = 'pending'";
 
@@ -499,8 +504,11 @@ pub mod blocking {
         mark_done: Statement,
     }
 
-    /// Prepares the worker's statements on `client`.
-    pub fn lane(mut client: Client, place: String) -> Result<Lane, PipelineError> {
+    /// Sets the session's idle-in-transaction timeout and prepares the worker's statements.
+    pub fn lane(mut client: Client, place: String, worker: &Worker) -> Result<Lane, PipelineError> {
+        client
+            .execute(IDLE_TIMEOUT, &[&worker.idle_timeout_ms()])
+            .map_err(|e| db_error(&place, "cannot set the idle timeout", &e))?;
         let mut prepare = |sql| {
             client
                 .prepare(sql)
@@ -610,8 +618,16 @@ pub mod nonblocking {
         mark_done: Statement,
     }
 
-    /// Prepares the worker's statements on `client`.
-    pub async fn lane(client: Client, place: String) -> Result<Lane, PipelineError> {
+    /// Sets the session's idle-in-transaction timeout and prepares the worker's statements.
+    pub async fn lane(
+        client: Client,
+        place: String,
+        worker: &Worker,
+    ) -> Result<Lane, PipelineError> {
+        client
+            .execute(IDLE_TIMEOUT, &[&worker.idle_timeout_ms()])
+            .await
+            .map_err(|e| db_error(&place, "cannot set the idle timeout", &e))?;
         let e =
             |e: tokio_postgres::Error| db_error(&place, "cannot prepare (is the queue there?)", &e);
         Ok(Lane {

@@ -30,6 +30,11 @@ pub const POLL: Duration = Duration::from_millis(10);
 /// How long a worker stopped by the test hook waits to be killed before it gives up (so that
 /// a stray one cannot linger).
 pub const STOPPED_FOR: Duration = Duration::from_secs(60);
+/// How long a worker's session may sit idle inside a transaction before the server ends it
+/// (`idle_in_transaction_session_timeout`), rolling the transaction back and releasing its
+/// batch. A worker that hangs while it holds a batch — rather than dying, which releases it
+/// at once — holds it this long. Must be longer than processing one batch takes.
+pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
 
 /// What one transaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,12 +138,18 @@ impl Event {
 /// Where a worker's events go.
 pub type Events = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// Runs inside every batch's transaction, after its rows are written and before it is marked
+/// done, with the number of batches this worker has reached that point for (1 for the
+/// first). An `Err` ends the worker there, as a crash would (the transaction rolls back).
+pub type Hook = Arc<dyn Fn(&Worker, usize, &Claimed) -> Result<(), PipelineError> + Send + Sync>;
+
 /// What all of a worker's lanes share.
 pub struct Worker {
     name: String,
     cfg: Config,
     lanes: usize,
-    stop_in_batch: Option<usize>,
+    idle_timeout: Duration,
+    hook: Option<Hook>,
     events: Option<Events>,
     reached_commit: AtomicUsize,
     batches: AtomicU64,
@@ -160,7 +171,8 @@ impl Worker {
             name: name.into(),
             cfg: cfg.clone(),
             lanes: lanes.max(1),
-            stop_in_batch: None,
+            idle_timeout: IDLE_IN_TRANSACTION,
+            hook: None,
             events: None,
             reached_commit: AtomicUsize::new(0),
             batches: AtomicU64::new(0),
@@ -168,10 +180,23 @@ impl Worker {
         }
     }
 
-    /// THE TEST HOOK: stop in the `n`th batch's transaction (see [`ENV_STOP_IN_BATCH`]).
-    pub fn stop_in_batch(mut self, n: Option<usize>) -> Self {
-        self.stop_in_batch = n;
+    /// Runs `hook` inside every batch's transaction (see [`Hook`]).
+    pub fn hook(
+        mut self,
+        hook: impl Fn(&Worker, usize, &Claimed) -> Result<(), PipelineError> + Send + Sync + 'static,
+    ) -> Self {
+        self.hook = Some(Arc::new(hook));
         self
+    }
+
+    /// The session's `idle_in_transaction_session_timeout` (default [`IDLE_IN_TRANSACTION`]).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    pub fn idle_timeout_ms(&self) -> String {
+        self.idle_timeout.as_millis().max(1).to_string()
     }
 
     pub fn events(mut self, events: Events) -> Self {
@@ -203,33 +228,21 @@ impl Worker {
         }
     }
 
-    fn emit(&self, event: Event) {
+    pub fn emit(&self, event: Event) {
         if let Some(events) = &self.events {
             events(&event);
         }
     }
 
-    // ANCHOR: hook
     /// Called inside the transaction, after the batch's rows are written and before it is
-    /// marked done. THE TEST HOOK: in the `stop_in_batch`th batch, say so and park this thread
-    /// — in an async worker, the executor thread too: the process is frozen, its connection
-    /// idle in an open transaction, the batch's row locked — until someone kills the process.
+    /// marked done: runs the hook, if there is one.
     pub fn before_commit(&self, batch: &Claimed) -> Result<(), PipelineError> {
         let n = self.reached_commit.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.stop_in_batch == Some(n) {
-            self.emit(Event::Stopped {
-                worker: self.name.clone(),
-                batch: batch.id,
-            });
-            std::thread::sleep(STOPPED_FOR);
-            return Err(PipelineError::TimedOut {
-                stage: "a worker stopped by its test hook (nobody killed it)",
-                after: STOPPED_FOR,
-            });
+        match &self.hook {
+            Some(hook) => hook(self, n, batch),
+            None => Ok(()),
         }
-        Ok(())
     }
-    // ANCHOR_END: hook
 
     /// Called once the batch is committed.
     pub fn committed(&self, batch: &Claimed) -> Step {
@@ -249,6 +262,28 @@ impl Worker {
         }
     }
 }
+
+// ANCHOR: hook
+/// THE TEST HOOK of a worker process ([`ENV_STOP_IN_BATCH`]): in its `n`th batch, say so and
+/// park this thread — in an async worker, the executor thread too: the process is frozen, its
+/// connection idle in an open transaction, the batch's row locked — until someone kills it.
+pub fn stop_in_batch(n: usize) -> impl Fn(&Worker, usize, &Claimed) -> Result<(), PipelineError> {
+    move |worker, reached, batch| {
+        if reached != n {
+            return Ok(());
+        }
+        worker.emit(Event::Stopped {
+            worker: worker.name().to_owned(),
+            batch: batch.id,
+        });
+        std::thread::sleep(STOPPED_FOR);
+        Err(PipelineError::TimedOut {
+            stage: "a worker stopped by its test hook (nobody killed it)",
+            after: STOPPED_FOR,
+        })
+    }
+}
+// ANCHOR_END: hook
 
 /// How a worker process runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,11 +359,12 @@ pub fn worker_main(
     options: &WorkerOptions,
 ) -> Result<(), PipelineError> {
     let print: Events = Arc::new(|event: &Event| println!("{event}"));
-    let worker = Arc::new(
-        Worker::new(&options.name, &Config::default(), options.lanes)
-            .stop_in_batch(options.stop_in_batch)
-            .events(Arc::clone(&print)),
-    );
+    let mut worker =
+        Worker::new(&options.name, &Config::default(), options.lanes).events(Arc::clone(&print));
+    if let Some(n) = options.stop_in_batch {
+        worker = worker.hook(stop_in_batch(n));
+    }
+    let worker = Arc::new(worker);
     let summary = crate::work(variant, conninfo, &worker)?;
     print(&Event::Finished {
         worker: options.name.clone(),

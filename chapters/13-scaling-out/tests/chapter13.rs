@@ -13,8 +13,8 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ch13_scaling_out::experiment::four_workers;
@@ -311,6 +311,66 @@ fn a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
     }
 }
 // ANCHOR_END: killed
+
+// ANCHOR: hung
+/// A worker that hangs inside a batch — alive, connected, silent — is not a dead one: its
+/// lock holds until the server ends its idle session (`idle_in_transaction_session_timeout`,
+/// 300 ms here). Then another worker takes the batch; when the hung one wakes up, its commit
+/// is refused, so the batch is still done once. Each variant hangs in turn, next to the next.
+#[test]
+fn a_hung_worker_holds_its_batch_until_the_server_ends_its_session() {
+    let reference = reference();
+    for (i, hung_variant) in Variant::ALL.into_iter().enumerate() {
+        let survivor_variant = Variant::ALL[(i + 1) % 4];
+        let Some(db) = test_database(&format!("hung_{hung_variant}")) else {
+            return;
+        };
+        let conninfo = db.conninfo().to_owned();
+        let (hung_result, survivor, held) = runs("a hung worker and a survivor", move || {
+            queue::blocking::enqueue(&conninfo, &chapter_input(), BATCH_SIZE).unwrap();
+            let (stopped, stopped_rx) = mpsc::channel();
+            let (wake, woken) = mpsc::channel::<()>();
+            let woken = Mutex::new(woken);
+            let hung = Arc::new(
+                Worker::new("hung", &cfg(), 1)
+                    .idle_timeout(Duration::from_millis(300))
+                    .hook(move |_, n, batch| {
+                        if n == 1 {
+                            stopped.send(batch.id).unwrap();
+                            woken.lock().unwrap().recv().unwrap();
+                        }
+                        Ok(())
+                    }),
+            );
+            let hung_thread = {
+                let (conninfo, hung) = (conninfo.clone(), Arc::clone(&hung));
+                std::thread::spawn(move || work(hung_variant, &conninfo, &hung))
+            };
+            let held = stopped_rx.recv().unwrap();
+            let survivor = Arc::new(Worker::new("survivor", &cfg(), 1));
+            let summary = work(survivor_variant, &conninfo, &survivor);
+            wake.send(()).unwrap();
+            (hung_thread.join().unwrap(), summary, held)
+        });
+        let what = format!("{hung_variant} hung next to {survivor_variant}");
+        assert_eq!(held, 1, "{what}");
+        let survivor = survivor.unwrap_or_else(|e| panic!("{what}: {}", error_chain(&e)));
+        assert_eq!(survivor.batches, 40, "{what}: the survivor did every batch");
+        let err = error_chain(&hung_result.expect_err("the hung worker's commit is refused"));
+        assert!(
+            err.contains("cannot mark batch 1 (lines 1..=50) done"),
+            "{what}: {err}"
+        );
+        let batch1 = queue::blocking::batch(db.conninfo(), 1).unwrap();
+        assert_eq!(batch1.claimed_by.as_deref(), Some("survivor"), "{what}");
+        assert_eq!(batch1.attempts, 1, "{what}");
+        let report = queue::blocking::report(db.conninfo()).unwrap();
+        if let Err(diff) = compare_reports("chapter 13", &reference, (hung_variant, &report)) {
+            panic!("{what}: {diff}");
+        }
+    }
+}
+// ANCHOR_END: hung
 
 // ANCHOR: skip_locked
 /// Two claims while a third transaction holds batch 1: with `SKIP LOCKED`, the claim takes

@@ -42,7 +42,7 @@ pub fn work(conninfo: &str, worker: &Arc<Worker>) -> Result<Summary, PipelineErr
     task::block_on(async {
         let mut connections = Vec::new();
         for _ in 0..worker.lanes() {
-            connections.push(connect(conninfo).await?);
+            connections.push(connect(conninfo, worker).await?);
         }
         let lanes: Vec<_> = connections
             .into_iter()
@@ -73,7 +73,7 @@ async fn drain(mut lane: Lane, worker: Arc<Worker>) -> Result<(), PipelineError>
 // ANCHOR: connect
 /// Our own socket, adapted (`.compat()`: futures-io → tokio-io), handed to `connect_raw`; the
 /// `connection` future runs on async-std.
-async fn connect(conninfo: &str) -> Result<Lane, PipelineError> {
+async fn connect(conninfo: &str, worker: &Worker) -> Result<Lane, PipelineError> {
     let config = queue::config(conninfo)?;
     let place = queue::describe(&config);
     let cannot = |e: &dyn std::error::Error| queue::db_error(&place, "cannot connect", e);
@@ -87,6 +87,6 @@ async fn connect(conninfo: &str) -> Result<Lane, PipelineError> {
         .await
         .map_err(|e| cannot(&e))?;
     task::spawn(connection);
-    queue::nonblocking::lane(client, place).await
+    queue::nonblocking::lane(client, place, worker).await
 }
 // ANCHOR_END: connect

@@ -42,7 +42,7 @@ pub fn work(conninfo: &str, worker: &Arc<Worker>) -> Result<Summary, PipelineErr
         smol::block_on(async {
             let mut connections = Vec::new();
             for _ in 0..worker.lanes() {
-                connections.push(connect(executor, conninfo).await?);
+                connections.push(connect(executor, conninfo, worker).await?);
             }
             let lanes: Vec<_> = connections
                 .into_iter()
@@ -76,7 +76,11 @@ async fn drain(mut lane: Lane, worker: Arc<Worker>) -> Result<(), PipelineError>
 // ANCHOR: connect
 /// Our own socket, adapted (`.compat()`: futures-io → tokio-io), handed to `connect_raw`; the
 /// `connection` future runs on our executor.
-async fn connect(executor: &Executor<'static>, conninfo: &str) -> Result<Lane, PipelineError> {
+async fn connect(
+    executor: &Executor<'static>,
+    conninfo: &str,
+    worker: &Worker,
+) -> Result<Lane, PipelineError> {
     let config = queue::config(conninfo)?;
     let place = queue::describe(&config);
     let cannot = |e: &dyn std::error::Error| queue::db_error(&place, "cannot connect", e);
@@ -92,6 +96,6 @@ async fn connect(executor: &Executor<'static>, conninfo: &str) -> Result<Lane, P
     // Detached: a smol task is cancelled when its handle is dropped, and this one must live
     // as long as the client (it ends by itself once the client is gone).
     executor.spawn(connection).detach();
-    queue::nonblocking::lane(client, place).await
+    queue::nonblocking::lane(client, place, worker).await
 }
 // ANCHOR_END: connect

@@ -32,7 +32,7 @@ pub fn run_with(input: &Input, cfg: &Config, conninfo: &str) -> Result<Report, P
 /// queue is drained.
 pub fn work(conninfo: &str, worker: &Arc<Worker>) -> Result<Summary, PipelineError> {
     let connections = (0..worker.lanes())
-        .map(|_| connect(conninfo))
+        .map(|_| connect(conninfo, worker))
         .collect::<Result<Vec<_>, _>>()?;
     thread::scope(|s| {
         let lanes: Vec<_> = connections
@@ -61,12 +61,12 @@ fn drain(mut lane: Lane, worker: &Worker) -> Result<(), PipelineError> {
 
 // ANCHOR: connect
 /// `postgres::Config::connect`: this thread blocks until the connection is up.
-fn connect(conninfo: &str) -> Result<Lane, PipelineError> {
+fn connect(conninfo: &str, worker: &Worker) -> Result<Lane, PipelineError> {
     let config = queue::config(conninfo)?;
     let place = queue::describe(&config);
     let client = postgres::Config::from(config)
         .connect(NoTls)
         .map_err(|e| queue::db_error(&place, "cannot connect", &e))?;
-    queue::blocking::lane(client, place)
+    queue::blocking::lane(client, place, worker)
 }
 // ANCHOR_END: connect

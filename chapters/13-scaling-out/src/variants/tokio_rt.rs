@@ -36,7 +36,7 @@ pub fn work(conninfo: &str, worker: &Arc<Worker>) -> Result<Summary, PipelineErr
     runtime.block_on(async {
         let mut connections = Vec::new();
         for _ in 0..worker.lanes() {
-            connections.push(connect(conninfo).await?);
+            connections.push(connect(conninfo, worker).await?);
         }
         let mut lanes = JoinSet::new();
         for lane in connections {
@@ -70,7 +70,7 @@ async fn drain(mut lane: Lane, worker: Arc<Worker>) -> Result<(), PipelineError>
 // ANCHOR: connect
 /// `tokio_postgres::connect` opens a tokio `TcpStream`; the `connection` future it returns
 /// reads and writes that socket, on a task of its own, until the client is dropped.
-async fn connect(conninfo: &str) -> Result<Lane, PipelineError> {
+async fn connect(conninfo: &str, worker: &Worker) -> Result<Lane, PipelineError> {
     let config = queue::config(conninfo)?;
     let place = queue::describe(&config);
     let (client, connection) = config
@@ -78,6 +78,6 @@ async fn connect(conninfo: &str) -> Result<Lane, PipelineError> {
         .await
         .map_err(|e| queue::db_error(&place, "cannot connect", &e))?;
     tokio::spawn(connection);
-    queue::nonblocking::lane(client, place).await
+    queue::nonblocking::lane(client, place, worker).await
 }
 // ANCHOR_END: connect
