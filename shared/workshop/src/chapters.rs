@@ -79,6 +79,14 @@ pub const CHAPTERS: &[Chapter] = &[
         reference: None,
     },
     Chapter {
+        number: 9,
+        title: "real I/O: enrich over HTTP from a local registry service",
+        crate_dir: "chapters/09-real-io",
+        variants: ch09_real_io::VARIANTS,
+        input: Some(ch09_real_io::chapter_input),
+        reference: None,
+    },
+    Chapter {
         number: 10,
         title: "many connections: 100 sensors over loopback TCP, a thread or a task each",
         crate_dir: "chapters/10-many-connections",

@@ -81,6 +81,10 @@ enum Command {
         /// refused window) and run the fixed pipeline; the exit code says what was delivered.
         #[arg(long, value_name = "SEED")]
         faults: Option<u64>,
+        /// Chapter 9 only: write the windows to PostgreSQL (a `postgres://` URL) instead of a
+        /// file, with an idempotent upsert and a checkpoint; default: $DATABASE_URL if set.
+        #[arg(long, value_name = "URL")]
+        sink: Option<String>,
         /// Chapter 7 only: where Ctrl-C's checkpoint goes (default: the input's path +
         /// `.checkpoint.json`).
         #[arg(long, value_name = "FILE")]
@@ -104,6 +108,19 @@ enum Command {
         /// Seconds without progress after which the run counts as stuck.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
         stall_secs: u64,
+    },
+    /// Start the registry as a real HTTP service on 127.0.0.1 (for a session: point a browser or
+    /// `curl http://127.0.0.1:PORT/sensors/s-0001` at it). Runs until Ctrl-C.
+    Registry {
+        /// The port; 0 picks a free one.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Median latency of an answer, in milliseconds (a long-tailed distribution; 0: at once).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Requests in progress at most; past it the service answers 503.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+        capacity: u32,
     },
     /// (Hidden) chapter 10's sensor fleet: N connections streaming the input read from stdin.
     #[command(hide = true)]
@@ -180,6 +197,26 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
     s.parse()
 }
 
+/// `registry`: the HTTP registry service, standalone.
+fn registry(port: u16, latency_ms: u64, capacity: usize) -> anyhow::Result<()> {
+    use std::time::Duration;
+    use testkit::registry_service::{Latency, RegistryOptions};
+    let latency = match latency_ms {
+        0 => Latency::None,
+        ms => Latency::LongTail {
+            median: Duration::from_millis(ms),
+            p99: Duration::from_millis(ms * 5),
+        },
+    };
+    let options = RegistryOptions {
+        latency,
+        capacity,
+        ..RegistryOptions::default()
+    };
+    testkit::registry_service::serve(port, options)
+        .map_err(|e| anyhow::anyhow!("cannot serve the registry on 127.0.0.1:{port}: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -202,6 +239,7 @@ fn main() -> ExitCode {
             threads,
             concurrency,
             faults,
+            sink,
             checkpoint,
             resume,
         }) => run::run(&run::RunOptions {
@@ -215,6 +253,7 @@ fn main() -> ExitCode {
             threads: usize::from(threads),
             concurrency: concurrency as usize,
             faults,
+            sink,
             checkpoint,
             resume,
         }),
@@ -229,6 +268,11 @@ fn main() -> ExitCode {
             fixed,
             stall: std::time::Duration::from_secs(stall_secs),
         }),
+        Some(Command::Registry {
+            port,
+            latency_ms,
+            capacity,
+        }) => registry(port, latency_ms, capacity as usize),
         Some(Command::Fleet {
             connect,
             connections,

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Chapter 6: run under the fault plan drawn from this seed.
     pub faults: Option<u64>,
+    /// Chapter 9: a PostgreSQL URL to write the windows to.
+    pub sink: Option<String>,
     /// Chapter 7: where the checkpoint goes when Ctrl-C stops the run (and comes from, with
     /// `resume`).
     pub checkpoint: Option<PathBuf>,
@@ -86,10 +88,24 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         let _ = watcher.join();
         return stopped_or_finished(options, &input, end?, started.elapsed());
     }
+    let postgres = match (&options.sink, chapter.number) {
+        (Some(url), 9) => Some(url.clone()),
+        (Some(_), n) => bail!("--sink postgres://… is for chapter 9 (real I/O), not chapter {n}"),
+        (None, 9) => std::env::var("DATABASE_URL").ok(),
+        (None, _) => None,
+    };
     if options.resume || options.checkpoint.is_some() {
         bail!("--checkpoint and --resume are for chapter 7 (cancellation and shutdown)");
     }
     let (result, delivery) = match options.faults {
+        None if postgres.is_some() => {
+            let url = postgres.as_deref().unwrap_or_default();
+            eprintln!("writing the windows to PostgreSQL ({})", redact(url));
+            (
+                ch09_real_io::run_postgres(options.variant, &input, &cfg, url),
+                None,
+            )
+        }
         None => (chapter.run_fn(options.variant)(&input, &cfg), None),
         Some(seed) => {
             if chapter.number != 6 {
@@ -141,6 +157,20 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         return delivered(&outcome, &cfg);
     }
     Ok(())
+}
+
+/// A connection string with its password, if any, replaced by `***`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Prints the rejections and the report (or writes it), then the summary line; fails if the

@@ -397,3 +397,44 @@ fn ctrl_c_stops_chapter_7_with_a_checkpoint_and_resume_gives_the_full_report() {
         "stopped (tokio) + resumed (smol) must be exactly the uninterrupted run's report"
     );
 }
+
+#[test]
+fn run_chapter_9_writes_its_windows_to_postgres_and_a_rerun_changes_nothing() {
+    let Some(db) = testkit::postgres::test_database("workshop_cli_sink") else {
+        return; // the harness said SKIP (or failed, under REQUIRE_POSTGRES=1)
+    };
+    let scratch = Scratch::new("pg-sink");
+    let input = scratch.path("readings.csv");
+    let generated = workshop(&["generate", "--output", &input, "--lines", "1500"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let args = [
+        "run",
+        "--chapter",
+        "9",
+        "--variant",
+        "tokio",
+        "--input",
+        &input,
+        "--sink",
+        db.conninfo(),
+    ];
+    let first = workshop(&args);
+    let (stdout, stderr) = (text(&first.stdout), text(&first.stderr));
+    assert!(first.status.success(), "{stderr}");
+    let windows: i64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("windows          "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the report counts windows");
+    let count = |db: &testkit::postgres::TestDatabase| -> i64 {
+        db.client()
+            .query_one("SELECT count(*) FROM pipeline.windows", &[])
+            .expect("the windows table exists")
+            .get(0)
+    };
+    assert_eq!(count(&db), windows, "one row per window of the report");
+    let again = workshop(&args);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), stdout, "a rerun reports the same");
+    assert_eq!(count(&db), windows, "and writes no row twice");
+}
