@@ -19,6 +19,7 @@
 //! the [`TestDatabase`] is (which matters on a shared `DATABASE_URL` server).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -105,7 +106,10 @@ pub fn test_database(test: &str) -> Option<TestDatabase> {
     match try_test_database(test) {
         Ok(db) => Some(db),
         Err(Unavailable::Missing(why)) if !required() => {
-            eprintln!(
+            // Straight to the process's stderr, not `eprintln!`: the test harness captures the
+            // macros' output of a passing test, and a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIP {test}: no PostgreSQL to test against: {why}. To run it, set \
                  {DATABASE_URL}, or install PostgreSQL (initdb and postgres under \
                  /usr/lib/postgresql/<version>/bin, or set {PG_BINDIR}); \

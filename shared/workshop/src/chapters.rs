@@ -178,6 +178,24 @@ pub const EXPERIMENTS: &[Experiment] = &[
             Ok(())
         },
     },
+    Experiment {
+        chapter: 13,
+        name: "scaling-out",
+        title: "four worker processes share a PostgreSQL queue; one is killed mid-batch",
+        run: |out| {
+            let db = testkit::postgres::try_test_database("workshop_scaling_out").map_err(|e| {
+                anyhow::anyhow!(
+                    "this experiment needs PostgreSQL: set DATABASE_URL, or install it \
+                     (initdb under /usr/lib/postgresql/<version>/bin): {e:?}"
+                )
+            })?;
+            let outcome = ch13_scaling_out::experiment(out, db.conninfo())?;
+            if !outcome.matches_reference() {
+                anyhow::bail!("the report built from the tables differs from the reference");
+            }
+            Ok(())
+        },
+    },
 ];
 
 /// The experiment called `name`, if there is one.

@@ -130,6 +130,9 @@ enum Command {
         #[arg(long)]
         connections: usize,
     },
+    /// (Hidden) chapter 13's worker process: everything it needs comes from CH13_* variables.
+    #[command(hide = true)]
+    QueueWorker,
     /// (Hidden) chapter 10's measured server process.
     #[command(hide = true)]
     FleetServer {
@@ -283,6 +286,7 @@ fn main() -> ExitCode {
             pool_threads,
         }) => ch10_many_connections::experiment::server_main(&server, connections, pool_threads)
             .map_err(Into::into),
+        Some(Command::QueueWorker) => ch13_scaling_out::worker_main_from_env().map_err(Into::into),
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, n),
