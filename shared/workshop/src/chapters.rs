@@ -39,6 +39,14 @@ pub const CHAPTERS: &[Chapter] = &[
         reference: None,
     },
     Chapter {
+        number: 3,
+        title: "backpressure: a fast source, a slow sink, bounded channels",
+        crate_dir: "chapters/03-backpressure",
+        variants: ch03_backpressure::VARIANTS,
+        input: Some(ch03_backpressure::chapter_input),
+        reference: None,
+    },
+    Chapter {
         number: 4,
         title: "mutex deadlocks, fixed (scoped guard)",
         crate_dir: "chapters/04-mutex-deadlocks",
@@ -98,6 +106,7 @@ pub const CHAPTERS: &[Chapter] = &[
 
 /// Every chapter's live demos, in chapter order.
 pub const DEMOS: &[&[Demo]] = &[
+    &ch03_backpressure::DEMOS,
     &ch04_mutex_deadlocks::DEMOS,
     &ch05_unbounded_spawning::DEMOS,
     &ch06_error_swallowing::DEMOS,

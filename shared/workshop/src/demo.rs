@@ -99,11 +99,13 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
                 signals.describe(),
                 cfg.concurrency
             );
-            println!(
-                "report: {} of {} readings rejected because the registry was overloaded",
-                group_digits(overloaded(report)),
-                group_digits(report.lines_read())
-            );
+            if overloaded(report) > 0 {
+                println!(
+                    "report: {} of {} readings rejected because the registry was overloaded",
+                    group_digits(overloaded(report)),
+                    group_digits(report.lines_read())
+                );
+            }
             println!("why: {}.", demo.diagnosis);
             println!("{fix_hint}");
             bail!(
