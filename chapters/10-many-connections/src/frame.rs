@@ -43,16 +43,6 @@ pub fn encode(number: u64, text: &str, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The reason a malformed frame is rejected with.
-///
-/// INTEGRATE: `pipeline::RejectReason` has no "malformed frame" reason yet, so this borrows
-/// "wrong field count" (a frame has two tab-separated fields; `found` is what arrived, with
-/// `found: 0` for a frame cut off mid-line), and the excerpt says what was wrong with the frame.
-/// Once `RejectReason::MalformedFrame` exists, this is the one line to change.
-pub fn malformed_frame_reason(fields: usize) -> RejectReason {
-    RejectReason::WrongFieldCount { found: fields }
-}
-
 /// One connection, as the server knows it: the order it was accepted in (from 1) and the
 /// sensor's address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,23 +87,23 @@ pub fn decode(connection: &Connection, index: u64, raw: &[u8]) -> Parsed {
     // Bytes that are not UTF-8 become U+FFFD, as in `Input::from_file`: the line is then
     // rejected by validation like any other malformed line, with its line number.
     let text = String::from_utf8_lossy(body);
-    let malformed = |line, fields, what: &str| {
+    let malformed = |line, what: &str| {
         let shown: String = text.chars().take(30).collect();
         Err(Rejection {
             line,
             field: Field::Record,
-            reason: malformed_frame_reason(fields),
+            reason: RejectReason::MalformedFrame,
             excerpt: format!("malformed frame {index} on {connection}: {what}: {shown:?}"),
         })
     };
     let Some((number, line)) = text.split_once('\t') else {
-        return malformed(0, 1, "no tab after the line number");
+        return malformed(0, "no tab after the line number");
     };
     let Some(number) = number.parse::<u64>().ok().filter(|&n| n >= 1) else {
-        return malformed(0, 2, "the line number is not a positive integer");
+        return malformed(0, "the line number is not a positive integer");
     };
     if !complete {
-        return malformed(number, 0, "cut off: the connection ended mid-frame");
+        return malformed(number, "cut off: the connection ended mid-frame");
     }
     parse_line(number, line)
 }

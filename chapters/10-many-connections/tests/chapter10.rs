@@ -14,12 +14,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ch10_many_connections::experiment::{Setup, experiment_with, server_main_with};
-use ch10_many_connections::frame::malformed_frame_reason;
 use ch10_many_connections::{
     DEFAULT_CONNECTIONS, Fleet, Limits, Model, SERVERS, ServeFn, VARIANTS, fleet, serve,
 };
 use pipeline::{
-    Config, DatasetSpec, Field, Input, PipelineError, Report, Variant, error_chain, run_sequential,
+    Config, DatasetSpec, Field, Input, PipelineError, RejectReason, Report, Variant, error_chain,
+    run_sequential,
 };
 use testkit::{TEST_DEADLINE, compare_reports, run_with_deadline};
 
@@ -162,7 +162,7 @@ fn a_malformed_frame_is_a_counted_rejection_naming_its_connection() {
             .iter()
             .map(|r| (r.line, r.field, r.reason.kind().to_owned()))
             .collect();
-        let frame = |fields| malformed_frame_reason(fields).kind().to_owned();
+        let frame = |_: u32| RejectReason::MalformedFrame.kind().to_owned();
         assert_eq!(
             rejections,
             [

@@ -82,11 +82,13 @@ pub enum RejectReason {
     RegistryTimedOut,
     /// The look-up code panicked; the panic was caught and the reading dead-lettered (chapter 6).
     LookupPanicked,
+    /// What arrived over a connection was not a frame (`<line number>\t<line>`) (chapter 10).
+    MalformedFrame,
 }
 
 impl RejectReason {
     /// Every reason, in the order the report lists them.
-    pub const ALL: [RejectReason; 14] = [
+    pub const ALL: [RejectReason; 15] = [
         RejectReason::EmptyLine,
         RejectReason::WrongFieldCount { found: 0 },
         RejectReason::EmptySensorId,
@@ -101,6 +103,7 @@ impl RejectReason {
         RejectReason::RegistryFailed,
         RejectReason::RegistryTimedOut,
         RejectReason::LookupPanicked,
+        RejectReason::MalformedFrame,
     ];
 
     /// A short stable label, used to count rejections by reason.
@@ -120,6 +123,7 @@ impl RejectReason {
             RejectReason::RegistryFailed => "registry error",
             RejectReason::RegistryTimedOut => "registry timed out",
             RejectReason::LookupPanicked => "look-up panicked",
+            RejectReason::MalformedFrame => "malformed frame",
         }
     }
 
@@ -169,6 +173,9 @@ impl fmt::Display for RejectReason {
                 f.write_str("no answer from the registry in time, after every retry")
             }
             RejectReason::LookupPanicked => f.write_str("the look-up panicked"),
+            RejectReason::MalformedFrame => {
+                f.write_str("not a frame (a line number, a tab, the line, a newline)")
+            }
         }
     }
 }
