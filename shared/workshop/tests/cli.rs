@@ -242,7 +242,10 @@ fn hints_go_from_gentle_to_explicit_and_say_where_the_next_is() {
 
     let out = workshop(&["hint", "99"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("there is no exercise `99`; available: 01, 03, 04, 05, 06, 07, 08"));
+    assert!(
+        text(&out.stderr)
+            .contains("there is no exercise `99`; available: 01, 03, 04, 05, 06, 07, 08")
+    );
 }
 
 #[test]
