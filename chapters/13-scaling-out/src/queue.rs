@@ -38,7 +38,6 @@ use pipeline::{
     Aggregator, Input, PipelineError, RawLine, Registry, Rejection, Report, ReportOnlySink,
     enrich_batch, parse_batch,
 };
-use tokio_postgres::config::Host;
 
 use crate::worker::{Step, Worker};
 
@@ -298,54 +297,9 @@ pub fn config(conninfo: &str) -> Result<tokio_postgres::Config, PipelineError> {
     })
 }
 
-/// `postgresql://user@host:port/dbname`, without the password, for messages.
-pub fn describe(config: &tokio_postgres::Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|host| match host {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config
-        .get_user()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    format!(
-        "postgresql://{user}{host}:{port}/{}",
-        config.get_dbname().unwrap_or("")
-    )
-}
-
-/// The host and port that `connect_raw` opens its own socket to (TCP hosts only).
-pub fn tcp_address(config: &tokio_postgres::Config) -> Result<(String, u16), PipelineError> {
-    match config.get_hosts().first() {
-        Some(Host::Tcp(host)) => Ok((
-            host.clone(),
-            config.get_ports().first().copied().unwrap_or(5432),
-        )),
-        None => Ok(("localhost".into(), 5432)),
-        Some(Host::Unix(path)) => Err(PipelineError::Config(format!(
-            "this variant connects to PostgreSQL over TCP; {} is a Unix socket directory",
-            path.display()
-        ))),
-    }
-}
-
-/// A database error as a pipeline error: *where* (the database), then *what* (which step,
-/// which batch) and the server's own message.
-pub fn db_error(
-    place: &str,
-    what: impl fmt::Display,
-    error: &dyn std::error::Error,
-) -> PipelineError {
-    PipelineError::WriteOutput {
-        path: PathBuf::from(place),
-        source: io::Error::other(format!("{what}: {}", pipeline::error_chain(error))),
-    }
-}
+// The connection helpers are chapter 9's: one description of a database without its password,
+// one TCP address for `connect_raw`, one shape for a database error.
+pub use ch09_real_io::store::{db_error, describe, tcp_address};
 
 fn state_error(place: &str, what: impl fmt::Display) -> PipelineError {
     PipelineError::WriteOutput {
