@@ -94,7 +94,7 @@ pub enum Unavailable {
 /// A new, empty database for the test called `test`, or `None` after printing why there is
 /// none (a `SKIP` line on stderr).
 ///
-/// ```ignore
+/// ```no_run
 /// let Some(db) = testkit::postgres::test_database("my_test") else { return };
 /// ```
 ///
