@@ -4,7 +4,8 @@
 //! same everywhere, so it lives here: a multi-threaded tokio runtime with `cfg.worker_threads`
 //! workers, and a smol [`Executor`] driven by `cfg.worker_threads` threads of our own (smol has
 //! no built-in thread pool: an executor runs wherever someone calls `executor.run(..)`).
-//! async-std needs nothing: its global executor starts on first use.
+//! async-std needs nothing: its global executor starts on first use. Chapter 1's smol variant
+//! spells the same set-up out in full, because the book explains it there.
 #![forbid(unsafe_code)]
 
 use std::thread;

@@ -132,14 +132,7 @@ pub fn run_tokio(input: &Input, cfg: &Config, signals: &Signals) -> Result<Repor
         parsed,
         _in_flight: in_flight.enter(),
     }));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cfg.worker_threads)
-        .enable_all()
-        .build()
-        .map_err(|source| PipelineError::Start {
-            what: "the tokio runtime",
-            source,
-        })?;
+    let runtime = runtimes::tokio_runtime(cfg)?;
     let aggregator = runtime.block_on(enrich_all_tokio(
         records,
         registry,
@@ -157,22 +150,16 @@ pub fn run_smol(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report
         parsed,
         _in_flight: in_flight.enter(),
     }));
-    let executor = Executor::new();
-    let (stop, stopped) = smol::channel::unbounded::<()>();
-    let aggregator = std::thread::scope(|s| {
-        let _stop_workers = stop;
-        for _ in 0..cfg.worker_threads {
-            let (executor, stopped) = (&executor, stopped.clone());
-            s.spawn(move || smol::block_on(executor.run(stopped.recv())));
-        }
-        smol::block_on(enrich_all_smol(
-            &executor,
-            records,
-            registry,
-            cfg.concurrency,
-            &cfg.progress,
-        ))
-    });
+    let aggregator =
+        runtimes::with_smol_executor(cfg.worker_threads, "ex05-smol-worker", |executor| {
+            Ok(smol::block_on(enrich_all_smol(
+                executor,
+                records,
+                registry,
+                cfg.concurrency,
+                &cfg.progress,
+            )))
+        })?;
     finish(lines_read, aggregator, sink)
 }
 

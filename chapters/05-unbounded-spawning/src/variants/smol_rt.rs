@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -70,32 +69,21 @@ fn pipeline(
         signals,
     ));
     let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
-    let executor = Executor::new();
-    let (stop, stopped) = smol::channel::unbounded::<()>();
-    let aggregator = thread::scope(|s| {
-        let _stop_workers = stop; // dropped on return: ends every worker's `run`
-        for _ in 0..cfg.worker_threads {
-            let (executor, stopped) = (&executor, stopped.clone());
-            thread::Builder::new()
-                .name("ch05-smol-worker".into())
-                .spawn_scoped(s, move || smol::block_on(executor.run(stopped.recv())))
-                .map_err(|source| PipelineError::Start {
-                    what: "a smol executor thread",
-                    source,
-                })?;
-        }
-        smol::block_on(async {
-            match limit {
-                Limit::Unbounded => {
-                    enrich_unbounded(&executor, records, registry, in_flight, &cfg.progress).await
+    let aggregator =
+        runtimes::with_smol_executor(cfg.worker_threads, "ch05-smol-worker", |executor| {
+            smol::block_on(async {
+                match limit {
+                    Limit::Unbounded => {
+                        enrich_unbounded(executor, records, registry, in_flight, &cfg.progress)
+                            .await
+                    }
+                    Limit::Bounded => {
+                        enrich_bounded(records, registry, in_flight, cfg.concurrency, &cfg.progress)
+                            .await
+                    }
                 }
-                Limit::Bounded => {
-                    enrich_bounded(records, registry, in_flight, cfg.concurrency, &cfg.progress)
-                        .await
-                }
-            }
-        })
-    })?;
+            })
+        })?;
     finish(lines_read, aggregator, sink)
 }
 

@@ -68,14 +68,7 @@ fn pipeline(
         signals,
     ));
     let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cfg.worker_threads)
-        .enable_all()
-        .build()
-        .map_err(|source| PipelineError::Start {
-            what: "the tokio runtime",
-            source,
-        })?;
+    let runtime = runtimes::tokio_runtime(cfg)?;
     let aggregator = runtime.block_on(async {
         match limit {
             Limit::Unbounded => enrich_unbounded(records, registry, in_flight, &cfg.progress).await,
