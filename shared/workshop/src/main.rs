@@ -5,9 +5,11 @@
 //! - `run`: one chapter's variant on your own file;
 //! - `generate`: write a seeded dataset to try `run` on;
 //! - `demo`: a pitfall, live: the broken pipeline under a watchdog, or its fix;
-//! - `exercises`, `check <id>`, `hint <id> [n]`: the exercises and their status.
+//! - `exercises`, `check <id>`, `hint <id> [n]`: the exercises and their status;
+//! - `bench`: the measurement lab, which writes every table and plot the book shows.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod chapters;
 mod demo;
 mod exercises;
@@ -158,6 +160,19 @@ enum Command {
         #[arg(default_value_t = 1)]
         n: usize,
     },
+    /// Measure every variant on this machine and write the book's tables and plots
+    /// (`book/src/generated/`). About 15 minutes; `--quick` about 2.
+    Bench {
+        /// Fewer and shorter runs (for CI and a first look); the book's files come from a full run.
+        #[arg(long)]
+        quick: bool,
+        /// Only this group: throughput, fan-out, latency, memory, cpu, connections or build.
+        #[arg(long, value_name = "GROUP")]
+        only: Option<String>,
+        /// Write the files here instead of the book's `src/generated/`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write a seeded dataset (some lines malformed on purpose) to a file.
     Generate {
         /// Where to write it.
@@ -290,6 +305,9 @@ fn main() -> ExitCode {
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, n),
+        Some(Command::Bench { quick, only, out }) => {
+            bench::bench(&bench::BenchOptions { quick, only, out })
+        }
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
             output,
             spec: dataset.spec(),

@@ -1,0 +1,109 @@
+//! Group 5, **CPU-bound work**: chapter 8's pipeline, whose aggregate stage computes a digest
+//! over every window, run with the work on one thread, inline in async tasks, on the runtime's
+//! blocking pool and on rayon — while a heartbeat on the same runtime wants to wake every 5 ms.
+//! Wall time says what the work costs; the heartbeat's lateness says what it costs everyone
+//! else.
+
+use anyhow::bail;
+use ch08_blocking_and_cpu::work::CpuWork;
+use ch08_blocking_and_cpu::{Mode, chapter_input, experiment_with};
+use pipeline::{Config, Variant};
+
+use super::doc::{Doc, Table, median, millis, ratio};
+use super::{Ctx, GroupOutput, Step};
+
+pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
+    let input = chapter_input();
+    let cfg = Config::default();
+    let mut step = Step::new(ctx, ctx.repeats);
+    // Per row of the experiment (the same rows in the same order every run): (variant, mode)
+    // and (wall, max lateness, p99 lateness, ticks) of every repeat.
+    type Runs = Vec<((Variant, Mode), Vec<(f64, f64, f64, f64)>)>;
+    let mut runs: Runs = Vec::new();
+    for _ in 0..step.repeats() {
+        step.next("every variant, every mode");
+        let rows = experiment_with(&mut std::io::sink(), &input, &cfg, CpuWork::DEMO)?;
+        for (order, row) in rows.iter().enumerate() {
+            if !row.same_result() {
+                bail!(
+                    "{} ({}): the result differs from the reference",
+                    row.variant,
+                    row.mode.label(row.variant)
+                );
+            }
+            if runs.len() <= order {
+                runs.push(((row.variant, row.mode), Vec::new()));
+            }
+            if runs[order].0 != (row.variant, row.mode) {
+                bail!("chapter 8's experiment changed its rows between runs");
+            }
+            runs[order].1.push((
+                row.wall.as_secs_f64(),
+                row.beats.max_late.as_secs_f64(),
+                row.beats.p99_late.as_secs_f64(),
+                row.beats.ticks as f64,
+            ));
+        }
+    }
+    step.finish();
+    let med = |v: &[(f64, f64, f64, f64)], f: fn(&(f64, f64, f64, f64)) -> f64| {
+        median(v.iter().map(f).collect())
+    };
+    let sync_one_thread = runs
+        .iter()
+        .find(|((v, m), _)| *v == Variant::Sync && *m == Mode::Inline)
+        .map_or(f64::NAN, |(_, v)| med(v, |r| r.0));
+    let mut table = Table::new([
+        "variant",
+        "where the work runs",
+        "wall",
+        "vs sync, one thread",
+        "heartbeat ticks",
+        "max lateness",
+        "p99 lateness",
+    ]);
+    let mut worst_inline = Vec::new();
+    let mut best_offloaded = Vec::new();
+    for ((variant, mode), v) in &runs {
+        let wall = med(v, |r| r.0);
+        table.row([
+            variant.to_string(),
+            mode.label(*variant).to_string(),
+            millis(wall),
+            ratio(wall, sync_one_thread),
+            format!("{:.0}", med(v, |r| r.3)),
+            millis(med(v, |r| r.1)),
+            millis(med(v, |r| r.2)),
+        ]);
+        if *mode == Mode::Inline {
+            worst_inline.push((*variant, med(v, |r| r.1)));
+        }
+        if *mode == Mode::Rayon {
+            best_offloaded.push((*variant, med(v, |r| r.1), wall));
+        }
+    }
+    let mut doc = Doc::new(
+        &ctx.provenance,
+        &format!(
+            "CPU-bound stage: where the work runs, and what the heartbeat (every 5 ms) saw; {}",
+            input.name()
+        ),
+        &format!(
+            "{} per row; {} worker threads; every run's report and digest checked \
+             against the reference.",
+            super::doc::runs(ctx.repeats),
+            cfg.worker_threads
+        ),
+    );
+    doc.table(&table);
+    let mut out = GroupOutput::new("cpu", doc);
+    out.summary(
+        "heartbeat max lateness, work inline (sync: one thread)",
+        worst_inline.iter().map(|(_, late)| millis(*late)),
+    );
+    out.summary(
+        "heartbeat max lateness, work on rayon",
+        best_offloaded.iter().map(|(_, late, _)| millis(*late)),
+    );
+    Ok(out)
+}

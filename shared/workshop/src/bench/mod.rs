@@ -1,0 +1,267 @@
+//! `bench`: the measurement lab. Every figure in the book comes from here: each group measures
+//! every variant on this machine, takes medians of several runs, and writes a markdown table
+//! (and, where a picture reads faster, an SVG plot) into `book/src/generated/`, headed by the
+//! machine, the date and the exact command. `--quick` measures less, for CI; the book's files
+//! come from a full run.
+
+mod connections;
+mod cpu;
+pub mod doc;
+mod fanout;
+mod latency;
+mod load;
+mod plot;
+mod throughput;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use doc::{Doc, Provenance, Table, check_markdown, check_svg};
+use plot::Chart;
+
+pub struct BenchOptions {
+    pub quick: bool,
+    pub only: Option<String>,
+    /// Where the files go (default: the book's `src/generated/`).
+    pub out: Option<PathBuf>,
+}
+
+/// A measurement group: its name (for `--only` and its files) and what it measures.
+struct Group {
+    name: &'static str,
+    what: &'static str,
+    run: fn(&mut Ctx) -> anyhow::Result<GroupOutput>,
+}
+
+const GROUPS: &[Group] = &[
+    Group {
+        name: "throughput",
+        what: "records/s through chapter 1's pipeline, batches of 1, 64, 1024",
+        run: throughput::run,
+    },
+    Group {
+        name: "fan-out",
+        what: "C requests in flight vs Little's limit, in-process and over HTTP",
+        run: fanout::run,
+    },
+    Group {
+        name: "latency",
+        what: "p50 / p99 / p99.9 per request against a long-tailed registry",
+        run: latency::run,
+    },
+    Group {
+        name: "cpu",
+        what: "CPU-bound stage: one thread, inline, blocking pool, rayon; heartbeat lateness",
+        run: cpu::run,
+    },
+    Group {
+        name: "connections",
+        what: "100 / 1,000 / 10,000 connections: threads, memory, throughput",
+        run: connections::run,
+    },
+];
+
+/// What every group gets.
+pub struct Ctx {
+    pub quick: bool,
+    /// Runs per measurement (the tables show medians).
+    pub repeats: usize,
+    pub provenance: Provenance,
+}
+
+/// Counts a group's steps on a progress bar (or, without a terminal, prints a line per step).
+pub struct Step {
+    bar: ProgressBar,
+    repeats: usize,
+    plain: bool,
+    done: usize,
+    total: usize,
+}
+
+impl Step {
+    pub fn new(ctx: &Ctx, total: usize) -> Step {
+        let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = if plain {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(total as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template("  [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        Step {
+            bar,
+            repeats: ctx.repeats,
+            plain,
+            done: 0,
+            total,
+        }
+    }
+
+    pub fn repeats(&self) -> usize {
+        self.repeats
+    }
+
+    pub fn repeats_of(&self, n: usize) -> usize {
+        n
+    }
+
+    /// Starts the next step.
+    pub fn next(&mut self, what: &str) {
+        if self.done > 0 {
+            self.bar.inc(1);
+        }
+        self.done += 1;
+        if self.plain {
+            eprintln!("  {}/{} {what}", self.done, self.total);
+        }
+        self.bar.set_message(what.to_string());
+    }
+
+    pub fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// What a group produced: its markdown, its plots, and its lines of the summary.
+pub struct GroupOutput {
+    name: &'static str,
+    doc: Doc,
+    plots: Vec<(String, String)>,
+    summary: Vec<(String, Vec<String>)>,
+}
+
+impl GroupOutput {
+    pub fn new(name: &'static str, doc: Doc) -> GroupOutput {
+        GroupOutput {
+            name,
+            doc,
+            plots: Vec::new(),
+            summary: Vec::new(),
+        }
+    }
+
+    /// Adds the plot `file`.svg.
+    pub fn plot(
+        &mut self,
+        file: &str,
+        chart: &Chart,
+        provenance: &Provenance,
+    ) -> anyhow::Result<()> {
+        self.plots
+            .push((file.to_string(), plot::svg(chart, provenance)?));
+        Ok(())
+    }
+
+    /// Adds a line to the summary: what, then one cell per variant in the canonical order.
+    pub fn summary(&mut self, what: &str, per_variant: impl IntoIterator<Item = String>) {
+        self.summary
+            .push((what.to_string(), per_variant.into_iter().collect()));
+    }
+}
+
+/// The default output directory: the book's `src/generated/`.
+pub fn book_generated_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/generated")
+}
+
+pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
+    let groups: Vec<&Group> = match &options.only {
+        None => GROUPS.iter().collect(),
+        Some(name) => {
+            let Some(group) = GROUPS.iter().find(|g| g.name == name) else {
+                let names: Vec<_> = GROUPS.iter().map(|g| g.name).collect();
+                bail!(
+                    "no measurement group `{name}`; the groups are: {}",
+                    names.join(", ")
+                );
+            };
+            vec![group]
+        }
+    };
+    let out_dir = options.out.clone().unwrap_or_else(book_generated_dir);
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    // Chapter 10's servers open thousands of sockets; so does the fan-out at C = 4096.
+    let limit = ch10_many_connections::measure::raise_fd_limit()?;
+    let mut command = String::from("cargo run --release -- bench");
+    if options.quick {
+        command.push_str(" --quick");
+    }
+    if let Some(name) = &options.only {
+        command.push_str(&format!(" --only {name}"));
+    }
+    let mut ctx = Ctx {
+        quick: options.quick,
+        repeats: if options.quick { 1 } else { 3 },
+        provenance: Provenance::here(command),
+    };
+    println!(
+        "The measurement lab{}: {} group(s) on {}\nopen files: {limit}\nwriting to {}\n",
+        if options.quick { " (quick)" } else { "" },
+        groups.len(),
+        ctx.provenance.machine(),
+        out_dir.display()
+    );
+    let started = Instant::now();
+    let mut summary = Table::new(["group", "measure", "sync", "tokio", "async-std", "smol"]);
+    let mut written = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        println!(
+            "[{}/{}] {}: {}",
+            i + 1,
+            groups.len(),
+            group.name,
+            group.what
+        );
+        let group_started = Instant::now();
+        let output = (group.run)(&mut ctx).with_context(|| format!("group `{}`", group.name))?;
+        let md = out_dir.join(format!("{}.md", output.name));
+        std::fs::write(&md, output.doc.into_string())
+            .with_context(|| format!("writing {}", md.display()))?;
+        check_markdown(&md)?;
+        written.push(md);
+        for (file, svg) in &output.plots {
+            let path = out_dir.join(format!("{file}.svg"));
+            std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+            check_svg(&path)?;
+            written.push(path);
+        }
+        for (what, cells) in output.summary {
+            let mut row = vec![group.name.to_string(), what];
+            row.extend(cells);
+            summary.row(row);
+        }
+        println!(
+            "      done in {:.0} s",
+            group_started.elapsed().as_secs_f64()
+        );
+    }
+    if options.only.is_none() {
+        let mut doc = Doc::new(
+            &ctx.provenance,
+            "Summary of the measurement lab",
+            "One line per headline figure; the groups' own tables have the details.",
+        );
+        doc.table(&summary);
+        let path = out_dir.join("summary.md");
+        std::fs::write(&path, doc.into_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        check_markdown(&path)?;
+        written.push(path);
+    }
+    println!("\n{}", summary.markdown());
+    println!(
+        "{} files written and checked in {:.0} s:",
+        written.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for path in &written {
+        println!("  {}", path.display());
+    }
+    Ok(())
+}
