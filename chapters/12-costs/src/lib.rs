@@ -1,2 +1,70 @@
-//! Placeholder: being written.
+//! # Chapter 12 — costs
+//!
+//! What each execution model costs, measured rather than quoted:
+//!
+//! | question | module | how |
+//! |---|---|---|
+//! | memory and spawn time per idle in-flight operation: a thread vs a task | [`memory`] | N units spawned and all waiting at once, in a fresh child process per measurement; RSS, virtual size, kernel stack, threads |
+//! | build time, dependency footprint and binary size of the same program per runtime | [`build_cost`] | standalone packages under `standalone/`, each built clean in release mode |
+//!
+//! The programs being built are real: each standalone compiles one of this crate's variant
+//! files (`src/variants/*.rs`, chapter 1's pipeline restated so that each file needs nothing
+//! but `pipeline` and its own runtime) through `#[path]`. [`VARIANTS`] lists the same files,
+//! and the chapter's test compares their reports with the reference — so the code that is
+//! measured is the code that is tested.
+//!
+//! This crate computes and returns typed results ([`MemoryRow`], [`BuildRow`]); the workshop's
+//! `bench` formats them. The memory child runs through the workshop's hidden `__idle`
+//! subcommand, which calls [`idle_main`].
 #![forbid(unsafe_code)]
+
+/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// Each file is also the whole pipeline of a standalone program: it uses only `pipeline`,
+/// `std` and its own runtime crate.
+pub mod variants {
+    // 1.
+    pub mod sync;
+    // 2.
+    pub mod tokio_rt;
+    // 3.
+    pub mod async_std_rt;
+    // 4.
+    pub mod smol_rt;
+}
+
+pub mod build_cost;
+pub mod cli;
+pub mod memory;
+pub mod sql;
+pub mod store_sync;
+pub mod store_tokio;
+
+mod serde_variant;
+
+pub use build_cost::{
+    BuildRow, STANDALONES, Standalone, compiled_crates, lock_packages, measure_build,
+    standalone_dir,
+};
+pub use memory::{
+    CHILD_DEADLINE, DEFAULT_COUNT, IdleSample, MemoryRow, ProcSnapshot, WORKER_THREADS, idle_main,
+    idle_sample, measure_memory, measure_memory_within,
+};
+
+use pipeline::{DatasetSpec, Input, RunFn, Variant};
+use variants::{async_std_rt, smol_rt, sync, tokio_rt};
+
+// ANCHOR: variants
+/// The standalone programs' pipelines, in the canonical order, for the tests and the tour.
+pub const VARIANTS: [(Variant, RunFn); 4] = [
+    (Variant::Sync, sync::run),
+    (Variant::Tokio, tokio_rt::run),
+    (Variant::AsyncStd, async_std_rt::run),
+    (Variant::Smol, smol_rt::run),
+];
+// ANCHOR_END: variants
+
+/// The chapter's input: the default generated dataset (50,000 lines), what a standalone
+/// program would typically be fed.
+pub fn chapter_input() -> Input {
+    Input::generated(&DatasetSpec::default())
+}

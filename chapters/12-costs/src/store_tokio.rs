@@ -1,0 +1,68 @@
+//! Writes a report's windows to PostgreSQL with `tokio-postgres`, in one transaction. Used by
+//! the `tokio-postgres` standalone program (through `#[path]`); must run inside a tokio runtime
+//! (the connection is a task of its own).
+
+use pipeline::{PipelineError, WindowSummary};
+use tokio_postgres::{Client, NoTls};
+
+use crate::sql::{CREATE_TABLE, UPSERT_WINDOW, count, db_error};
+
+/// Upserts every window; returns how many rows were written.
+pub async fn write_windows(
+    conninfo: &str,
+    windows: &[WindowSummary],
+) -> Result<u64, PipelineError> {
+    let (mut client, connection) = tokio_postgres::connect(conninfo, NoTls)
+        .await
+        .map_err(|e| db_error("connect", &e))?;
+    // The connection does the socket I/O; it runs until the client is dropped.
+    let connection = tokio::spawn(connection);
+    let written = upsert(&mut client, windows).await;
+    drop(client);
+    let closed = match connection.await {
+        Ok(result) => result.map_err(|e| db_error("the connection", &e)),
+        Err(e) => Err(db_error("the connection task", &e)),
+    };
+    let written = written?;
+    closed?;
+    Ok(written)
+}
+
+async fn upsert(client: &mut Client, windows: &[WindowSummary]) -> Result<u64, PipelineError> {
+    client
+        .batch_execute(CREATE_TABLE)
+        .await
+        .map_err(|e| db_error("create the table", &e))?;
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(|e| db_error("begin a transaction", &e))?;
+    let upsert = transaction
+        .prepare(UPSERT_WINDOW)
+        .await
+        .map_err(|e| db_error("prepare the upsert", &e))?;
+    let mut written = 0;
+    for w in windows {
+        written += transaction
+            .execute(
+                &upsert,
+                &[
+                    &w.sensor_id,
+                    &w.window_start,
+                    &w.site,
+                    &count(w)?,
+                    &w.min,
+                    &w.max,
+                    &w.mean,
+                    &w.p95,
+                ],
+            )
+            .await
+            .map_err(|e| db_error("upsert a window", &e))?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(|e| db_error("commit", &e))?;
+    Ok(written)
+}
