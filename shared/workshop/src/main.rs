@@ -6,12 +6,14 @@
 //! - `generate`: write a seeded dataset to try `run` on;
 //! - `demo`: a pitfall, live: the broken pipeline under a watchdog, or its fix;
 //! - `exercises`, `check <id>`, `hint <id> [n]`: the exercises and their status;
-//! - `bench`: the measurement lab, which writes every table and plot the book shows.
+//! - `bench`: the measurement lab, which writes every table and plot the book shows;
+//! - `doctor`: checks this machine for a session and says what to fix.
 #![forbid(unsafe_code)]
 
 mod bench;
 mod chapters;
 mod demo;
+mod doctor;
 mod exercises;
 mod measure;
 mod run;
@@ -160,6 +162,9 @@ enum Command {
         #[arg(default_value_t = 1)]
         n: usize,
     },
+    /// Check this machine for a session (toolchain, a warm build, mdBook, PostgreSQL, open
+    /// files) and say what to fix.
+    Doctor,
     /// Measure every variant on this machine and write the book's tables and plots
     /// (`book/src/generated/`). About 15 minutes; `--quick` about 2.
     Bench {
@@ -305,6 +310,7 @@ fn main() -> ExitCode {
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, n),
+        Some(Command::Doctor) => doctor::doctor(),
         Some(Command::Bench { quick, only, out }) => {
             bench::bench(&bench::BenchOptions { quick, only, out })
         }

@@ -8,8 +8,20 @@ use testkit::{TEST_DEADLINE, run_with_deadline};
 /// Runs the workshop binary; if it has not exited by the deadline it is killed and the test
 /// fails, so a hung child cannot outlive `cargo test`.
 fn workshop(args: &[&str]) -> Output {
+    workshop_with_env(args, &[], &[])
+}
+
+/// [`workshop`] with environment variables set (`set`) and removed (`unset`).
+fn workshop_with_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> Output {
     let what = format!("`workshop {}`", args.join(" "));
-    let child = Command::new(env!("CARGO_BIN_EXE_workshop"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workshop"));
+    for (key, value) in set {
+        command.env(key, value);
+    }
+    for key in unset {
+        command.env_remove(key);
+    }
+    let child = command
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -440,4 +452,77 @@ fn run_chapter_9_writes_its_windows_to_postgres_and_a_rerun_changes_nothing() {
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout), stdout, "a rerun reports the same");
     assert_eq!(count(&db), windows, "and writes no row twice");
+}
+
+#[test]
+fn doctor_says_what_to_fix_on_a_machine_without_mdbook_or_postgres() {
+    let out = workshop_with_env(
+        &["doctor"],
+        &[
+            ("MDBOOK", "/nonexistent/mdbook"),
+            ("PG_BINDIR", "/nonexistent"),
+        ],
+        &["DATABASE_URL"],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "warnings only, so exit 0:\n{stdout}{}",
+        text(&out.stderr)
+    );
+    for expected in [
+        "ok    Rust toolchain",
+        "warn  mdBook",
+        "fix: cargo install mdbook --version 0.5.4 --locked",
+        "warn  PostgreSQL",
+        "PG_BINDIR=/nonexistent has no initdb and postgres",
+        "fix: sudo apt-get install postgresql",
+        "Ready, with",
+    ] {
+        assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
+    }
+}
+
+#[test]
+fn doctor_fails_on_a_database_url_that_does_not_connect() {
+    let out = workshop_with_env(
+        &["doctor"],
+        &[("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")],
+        &[],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("FAIL  PostgreSQL"), "{stdout}");
+    assert!(stdout.contains("fix: fix DATABASE_URL"), "{stdout}");
+    assert!(stderr.contains("1 check(s) failed"), "{stderr}");
+}
+
+#[test]
+fn bench_names_its_groups_when_asked_for_one_that_does_not_exist() {
+    let out = workshop(&["bench", "--only", "speed"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no measurement group `speed`; the groups are: throughput, fan-out"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bench_writes_a_table_with_its_provenance_and_checks_it() {
+    let scratch = Scratch::new("bench");
+    let dir = scratch.path("generated");
+    let out = workshop(&["bench", "--quick", "--only", "connections", "--out", &dir]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let table = std::fs::read_to_string(Path::new(&dir).join("connections.md")).unwrap();
+    assert!(
+        table.contains("> with `cargo run --release -- bench --quick --only connections`"),
+        "{table}"
+    );
+    assert!(table.contains("cores"), "{table}");
+    // One row per server at N = 100, every one with the reference's report.
+    assert_eq!(table.matches("| 100 | ").count(), 5, "{table}");
+    assert_eq!(table.matches("same report").count(), 5, "{table}");
+    assert!(stdout.contains("1 files written and checked"), "{stdout}");
 }

@@ -134,6 +134,17 @@ pub struct GroupOutput {
     doc: Doc,
     plots: Vec<(String, String)>,
     summary: Vec<(String, Vec<String>)>,
+    claims: Vec<Claim>,
+}
+
+/// One of the seed document's quantitative claims, next to what this run measured.
+pub struct Claim {
+    /// Orders the claims in their table.
+    pub order: u32,
+    pub claim: &'static str,
+    pub measured: String,
+    /// Where the details are: a page of the book.
+    pub details: &'static str,
 }
 
 impl GroupOutput {
@@ -143,6 +154,7 @@ impl GroupOutput {
             doc,
             plots: Vec::new(),
             summary: Vec::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -156,6 +168,11 @@ impl GroupOutput {
         self.plots
             .push((file.to_string(), plot::svg(chart, provenance)?));
         Ok(())
+    }
+
+    /// Sets a seed claim beside what this group measured.
+    pub fn claim(&mut self, claim: Claim) {
+        self.claims.push(claim);
     }
 
     /// Adds a line to the summary: what, then one cell per variant in the canonical order.
@@ -210,6 +227,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut summary = Table::new(["group", "measure", "sync", "tokio", "async-std", "smol"]);
     let mut written = Vec::new();
+    let mut claims = Vec::new();
     for (i, group) in groups.iter().enumerate() {
         println!(
             "[{}/{}] {}: {}",
@@ -231,6 +249,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
             check_svg(&path)?;
             written.push(path);
         }
+        claims.extend(output.claims);
         for (what, cells) in output.summary {
             let mut row = vec![group.name.to_string(), what];
             row.extend(cells);
@@ -249,6 +268,27 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         );
         doc.table(&summary);
         let path = out_dir.join("summary.md");
+        std::fs::write(&path, doc.into_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        check_markdown(&path)?;
+        written.push(path);
+
+        claims.sort_by_key(|c| c.order);
+        let mut table = Table::new(["the seed document says", "measured here", "details"]);
+        for claim in &claims {
+            table.row([
+                claim.claim.to_string(),
+                claim.measured.clone(),
+                claim.details.to_string(),
+            ]);
+        }
+        let mut doc = Doc::new(
+            &ctx.provenance,
+            "The seed document's figures, measured",
+            "Each claim quoted, next to what this run measured and where the table is.",
+        );
+        doc.table(&table);
+        let path = out_dir.join("claims.md");
         std::fs::write(&path, doc.into_string())
             .with_context(|| format!("writing {}", path.display()))?;
         check_markdown(&path)?;

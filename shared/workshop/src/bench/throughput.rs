@@ -93,6 +93,22 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let mut out = GroupOutput::new("throughput", doc);
     out.plot("throughput", &chart, &ctx.provenance)?;
     let largest = &results[results.len() - 1].1;
+    out.claim(super::Claim {
+        order: 1,
+        claim: "Sync code is enough \"up to tens of thousands of records per second\".",
+        measured: format!(
+            "In chapter 1's pipeline (three stages, bounded channels), on {} cores, records/s \
+             in batches of 1024 / one record per message: {}.",
+            ctx.provenance.cores,
+            largest
+                .iter()
+                .zip(&results[0].1)
+                .map(|((v, big), (_, one))| format!("{v} {} / {}", rate(*big), rate(*one)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        details: "[Costs: throughput](ch12-costs.md#throughput-and-the-cost-of-a-message)",
+    });
     let smallest = &results[0].1;
     out.summary(
         "records/s, batches of 1024",

@@ -38,6 +38,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     })
 }
 
+// ANCHOR: worker
 async fn worker(
     plan: &Plan,
     requests: &Requests,
@@ -71,3 +72,4 @@ async fn worker(
     }
     (latencies, failures)
 }
+// ANCHOR_END: worker

@@ -41,6 +41,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     })
 }
 
+// ANCHOR: worker
 async fn worker(
     plan: &Plan,
     requests: &Requests,
@@ -74,3 +75,4 @@ async fn worker(
     }
     (latencies, failures)
 }
+// ANCHOR_END: worker

@@ -39,6 +39,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     })
 }
 
+// ANCHOR: worker
 fn worker(
     plan: &Plan,
     requests: &Requests,
@@ -70,3 +71,4 @@ fn worker(
     }
     (latencies, failures)
 }
+// ANCHOR_END: worker

@@ -37,6 +37,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     })
 }
 
+// ANCHOR: worker
 async fn worker(
     plan: &Plan,
     requests: &Requests,
@@ -68,3 +69,4 @@ async fn worker(
     }
     (latencies, failures)
 }
+// ANCHOR_END: worker
