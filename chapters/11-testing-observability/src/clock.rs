@@ -183,8 +183,10 @@ impl ManualClock {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
-    // ANCHOR_END: manual_clock
+}
+// ANCHOR_END: manual_clock
 
+impl ManualClock {
     /// Waits (in real time, at most `limit`) until some thread or task is asleep on the clock.
     fn wait_for_sleeper(&self, limit: Duration) -> bool {
         let state = self.lock();
