@@ -9,7 +9,6 @@
 //! a call that takes too long.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 use tokio::task::JoinHandle;
@@ -172,7 +171,7 @@ async fn call(
     reading: &Reading,
     attempt: u32,
 ) -> Result<SensorInfo, LookupError> {
-    let latency: Duration = registry.latency(reading, attempt);
+    let latency = registry.latency(reading, attempt);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
