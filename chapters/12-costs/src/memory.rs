@@ -18,8 +18,16 @@
 //!
 //! What the numbers do not tell you: how much an operation's *real* state weighs (ours hold
 //! 64 bytes), what a busy thread's stack grows to, nor anything about latency or throughput.
-//! Allocator behaviour leaks in too: freed memory is not always returned to the OS, and glibc
-//! gives threads that allocate their own malloc arenas (reserved, not resident).
+//! The allocator leaks in too: glibc gives threads that allocate malloc arenas of their own,
+//! each reserving 64 MiB of address space (up to 8 per core). Ten thousand threads end up
+//! with all 16 of a 2-core machine's: about 100 KiB of each thread's virtual figure
+//! (`MALLOC_ARENA_MAX=1` makes it vanish). A task variant's virtual figure, when it is not
+//! near zero, is likewise a worker thread's first arena — one 64 MiB reservation however many
+//! tasks there are. Reserved, not resident: RSS is the figure to read.
+//!
+//! The spawn time is measured from a thread outside the runtime (as the workshop's main
+//! thread is), so a task's spawn includes waking an idle worker now and then; and on a busy
+//! machine every figure in nanoseconds moves. It is an order of magnitude, not a benchmark.
 //!
 //! The measurement must run in a process of its own — a fresh one, so that RSS starts clean,
 //! and a disposable one, because 10,000 threads is not something to do inside a test binary or
@@ -139,8 +147,8 @@ pub struct MemoryRow {
     /// Resident memory added per unit: touched stack pages (threads), or future + task header
     /// + reply channel (tasks), plus the spawner's handle and sender for it.
     pub rss_per_unit_bytes: f64,
-    /// Virtual size added per unit: for threads, the reserved stack and its guard page (and
-    /// the odd malloc arena); where "2 MB per thread" comes from.
+    /// Virtual size added per unit: for threads, the reserved stack and its guard page, plus
+    /// a share of the malloc arenas (see the module docs); where "2 MB per thread" comes from.
     pub virtual_per_unit_bytes: f64,
     /// Kernel stack added per unit, system-wide (so other processes blur it); `None` where
     /// `/proc/meminfo` has no `KernelStack`.

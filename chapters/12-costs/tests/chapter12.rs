@@ -349,14 +349,15 @@ fn a_hung_child_is_killed_at_its_deadline_and_named() {
     std::fs::create_dir_all(&dir).unwrap();
     let pid_file = dir.join("pid");
     let script = format!("echo $$ > {}; exec sleep 30", pid_file.display());
-    let err = measure_memory_within(&|_, _| sh(&script), 5, 1, Duration::from_millis(500))
+    // The deadline only has to outlast `sh` writing its pid; the child would sleep for 30 s.
+    let err = measure_memory_within(&|_, _| sh(&script), 5, 1, Duration::from_millis(1_500))
         .expect_err("the child sleeps past its deadline");
     let message = error_chain(&err);
     assert!(
         message.contains("memory child (sync)") && message.contains("timed out"),
         "{message}"
     );
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let pid = std::fs::read_to_string(&pid_file).expect("the child wrote its pid in time");
     assert!(
         !Path::new(&format!("/proc/{}", pid.trim())).exists(),
         "the child {} should have been killed and reaped",
@@ -562,7 +563,8 @@ fn cargo() -> Command {
 }
 
 /// The packages a standalone's build compiles on this platform (`cargo tree`, normal
-/// dependencies, proc-macros included), by name; fails if its lock is not current.
+/// dependencies, proc-macros included), by name. `--locked`: fails if the manifest needs
+/// anything its lock does not say (a stale lock), as the measured build would.
 fn build_graph(dir: &Path) -> Vec<String> {
     let output = cargo()
         .args([
@@ -600,9 +602,14 @@ fn build_graph(dir: &Path) -> Vec<String> {
 fn standalones_resolve_locked_to_their_own_runtime_outside_the_workspace() {
     for s in &STANDALONES {
         let dir = standalone_dir(s);
-        // `--locked`: fails if the manifest needs anything the lock does not say.
         let output = cargo()
-            .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
             .arg("--manifest-path")
             .arg(dir.join("Cargo.toml"))
             .output()
