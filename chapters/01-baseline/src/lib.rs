@@ -39,8 +39,8 @@ pub mod variants {
 use pipeline::{RunFn, Variant};
 
 // ANCHOR: variants
-/// The chapter's variants, in the canonical order. The tests and the tour loop over this (and so
-/// will the bench, when it comes).
+/// The chapter's variants, in the canonical order. The tests, the tour and the measurement lab's
+/// throughput group loop over this.
 pub const VARIANTS: [(Variant, RunFn); 4] = [
     (Variant::Sync, variants::sync::run),
     (Variant::Tokio, variants::tokio_rt::run),

@@ -102,6 +102,22 @@ pub const CHAPTERS: &[Chapter] = &[
         input: None,
         reference: None,
     },
+    Chapter {
+        number: 11,
+        title: "testing and observability: traced look-ups with timeouts and retries",
+        crate_dir: "chapters/11-testing-observability",
+        variants: ch11_testing_observability::VARIANTS,
+        input: Some(ch11_testing_observability::chapter_input),
+        reference: Some(ch11_testing_observability::reference),
+    },
+    Chapter {
+        number: 12,
+        title: "costs: the standalone programs' pipelines (the ones the lab builds clean)",
+        crate_dir: "chapters/12-costs",
+        variants: ch12_costs::VARIANTS,
+        input: Some(ch12_costs::chapter_input),
+        reference: None,
+    },
 ];
 
 /// Every chapter's live demos, in chapter order.

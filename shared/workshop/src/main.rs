@@ -134,6 +134,14 @@ enum Command {
         #[arg(long)]
         connections: usize,
     },
+    /// (Hidden) chapter 12's child process: N idle threads or tasks, measured, one JSON line.
+    #[command(hide = true)]
+    Idle {
+        #[arg(long, value_parser = parse_variant)]
+        variant: Variant,
+        #[arg(long)]
+        count: usize,
+    },
     /// (Hidden) chapter 13's worker process: everything it needs comes from CH13_* variables.
     #[command(hide = true)]
     QueueWorker,
@@ -306,6 +314,9 @@ fn main() -> ExitCode {
             pool_threads,
         }) => ch10_many_connections::experiment::server_main(&server, connections, pool_threads)
             .map_err(Into::into),
+        Some(Command::Idle { variant, count }) => {
+            ch12_costs::memory::idle_main(variant, count).map_err(Into::into)
+        }
         Some(Command::QueueWorker) => ch13_scaling_out::worker_main_from_env().map_err(Into::into),
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),

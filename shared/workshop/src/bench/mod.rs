@@ -4,12 +4,14 @@
 //! machine, the date and the exact command. `--quick` measures less, for CI; the book's files
 //! come from a full run.
 
+mod build;
 mod connections;
 mod cpu;
 pub mod doc;
 mod fanout;
 mod latency;
 mod load;
+mod memory;
 mod plot;
 mod throughput;
 
@@ -53,6 +55,11 @@ const GROUPS: &[Group] = &[
         run: latency::run,
     },
     Group {
+        name: "memory",
+        what: "10,000 idle threads vs 10,000 idle tasks: RSS, virtual, kernel stack, spawn cost",
+        run: memory::run,
+    },
+    Group {
         name: "cpu",
         what: "CPU-bound stage: one thread, inline, blocking pool, rayon; heartbeat lateness",
         run: cpu::run,
@@ -61,6 +68,11 @@ const GROUPS: &[Group] = &[
         name: "connections",
         what: "100 / 1,000 / 10,000 connections: threads, memory, throughput",
         run: connections::run,
+    },
+    Group {
+        name: "build",
+        what: "clean release build time, crates and binary size of the same program per model",
+        run: build::run,
     },
 ];
 
@@ -120,6 +132,11 @@ impl Step {
         if self.plain {
             eprintln!("  {}/{} {what}", self.done, self.total);
         }
+        self.bar.set_message(what.to_string());
+    }
+
+    /// Updates the current step's message (on a terminal only: a log needs no ticker).
+    pub fn detail(&self, what: &str) {
         self.bar.set_message(what.to_string());
     }
 

@@ -1,7 +1,7 @@
-//! Group 1, **throughput**: chapter 1's pipeline (parse → enrich → aggregate, three stages and
-//! two bounded channels) on an in-memory dataset, with 1, 64 and 1024 lines per batch. With one
-//! line per batch every record is one message and one wake-up per channel; with 1024 that cost
-//! is shared by 1024 records. The difference is the per-message cost of each model's channels
+//! Group 1, **throughput**: chapter 1's pipeline (source → parse → enrich → aggregate → sink,
+//! five stages and four bounded channels) on an in-memory dataset, with 1, 64 and 1024 lines per
+//! batch. With one line per batch every record is one message and one wake-up per channel; with
+//! 1024 that cost is shared by 1024 records. The difference is the per-message cost of each model's channels
 //! and scheduler.
 
 use std::time::Instant;
@@ -97,7 +97,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         order: 1,
         claim: "Sync code is enough \"up to tens of thousands of records per second\".",
         measured: format!(
-            "In chapter 1's pipeline (three stages, bounded channels), on {} cores, records/s \
+            "In chapter 1's pipeline (five stages, bounded channels), on {} cores, records/s \
              in batches of 1024 / one record per message: {}.",
             ctx.provenance.cores,
             largest
