@@ -1,3 +1,4 @@
+// ANCHOR: program
 // smol::spawn refuses a task that holds a std MutexGuard across an .await.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,3 +17,4 @@ fn main() {
     });
     smol::block_on(worker);
 }
+// ANCHOR_END: program

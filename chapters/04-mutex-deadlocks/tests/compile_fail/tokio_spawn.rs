@@ -1,3 +1,4 @@
+// ANCHOR: program
 // tokio::spawn refuses a task that holds a std MutexGuard across an .await.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,3 +18,4 @@ async fn main() {
     });
     worker.await.unwrap();
 }
+// ANCHOR_END: program
