@@ -12,7 +12,7 @@ use testkit::registry_service::{Latency, RegistryOptions, RegistryService, reque
 
 use super::doc::{Doc, Table};
 use super::load::{self, Plan, Target, histogram, record};
-use super::plot::{Chart, Series};
+use super::plot::{Chart, Corner, Series};
 use super::{Ctx, GroupOutput, Step};
 
 pub const REGISTRY: Latency = Latency::LongTail {
@@ -167,6 +167,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                 })
                 .collect(),
             x_format: Some(&label),
+            legend: Corner::UpperLeft,
         };
         out.plot(file, &chart, &ctx.provenance)?;
     }

@@ -23,6 +23,16 @@ pub struct Chart<'a> {
     pub series: Vec<Series>,
     /// Replaces the x axis' numbers, e.g. `|x| format!("p{}", ...)`.
     pub x_format: Option<&'a dyn Fn(f64) -> String>,
+    /// Where the legend goes: a corner the lines stay out of.
+    pub legend: Corner,
+}
+
+/// A corner of the plot area.
+#[derive(Debug, Clone, Copy)]
+pub enum Corner {
+    UpperLeft,
+    LowerLeft,
+    LowerRight,
 }
 
 /// The colours of the variants, in the canonical order, then extras (a reference line).
@@ -126,7 +136,11 @@ pub fn svg(chart: &Chart, provenance: &Provenance) -> anyhow::Result<String> {
                 ctx.configure_series_labels()
                     .background_style(WHITE.mix(0.85))
                     .border_style(RGBColor(200, 200, 200))
-                    .position(SeriesLabelPosition::UpperLeft)
+                    .position(match chart.legend {
+                        Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+                        Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+                        Corner::LowerRight => SeriesLabelPosition::LowerRight,
+                    })
                     .draw()
                     .map_err(draw_error)?;
             }};
@@ -186,6 +200,7 @@ mod tests {
                 points: vec![(1.0, 1e5), (64.0, 1e6), (1024.0, 2e6)],
             }],
             x_format: None,
+            legend: Corner::LowerRight,
         };
         let text = svg(&chart, &provenance).unwrap();
         let document = roxmltree::Document::parse(&text).unwrap();

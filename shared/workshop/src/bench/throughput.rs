@@ -10,7 +10,7 @@ use anyhow::bail;
 use pipeline::{Config, DatasetSpec, Input, run_sequential};
 
 use super::doc::{Doc, Table, median, rate, ratio, runs};
-use super::plot::{Chart, Series};
+use super::plot::{Chart, Corner, Series};
 use super::{Ctx, GroupOutput, Step};
 
 pub const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
@@ -89,6 +89,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             })
             .collect(),
         x_format: None,
+        legend: Corner::LowerRight,
     };
     let mut out = GroupOutput::new("throughput", doc);
     out.plot("throughput", &chart, &ctx.provenance)?;
