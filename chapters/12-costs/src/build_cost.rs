@@ -9,9 +9,10 @@
 //!   (`tokio` there has `full`);
 //! - has its own committed `Cargo.lock`, with the same versions as the workspace's lock (a
 //!   test checks), so the comparison is between runtimes, not between releases;
-//! - depends on `pipeline` by path, so it runs the real domain code, and compiles this
-//!   crate's own variant file (`src/variants/*.rs`) through `#[path]`: the code the chapter's
-//!   tests compare with the reference is the code that is measured. What `pipeline` adds
+//! - depends on `pipeline` by path, so it runs the real domain code, and compiles chapter 1's
+//!   own variant file (`chapters/01-baseline/src/variants/*.rs`) through `#[path]`, as this
+//!   crate does: the code the chapter's tests compare with the reference is the code that is
+//!   measured, and it is chapter 1's pipeline byte for byte. What `pipeline` adds
 //!   (serde, serde_json, thiserror, rand, rand_chacha, fnv and theirs) every program pays;
 //!   the `sequential` program — `pipeline::run_sequential`, no concurrency at all — is that
 //!   floor.

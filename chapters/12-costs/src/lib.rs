@@ -7,20 +7,22 @@
 //! | memory and spawn time per idle in-flight operation: a thread vs a task | [`memory`] | N units spawned and all waiting at once, in a fresh child process per measurement; RSS, virtual size, kernel stack, threads |
 //! | build time, dependency footprint and binary size of the same program per runtime | [`build_cost`] | standalone packages under `standalone/`, each built clean in release mode |
 //!
-//! The programs being built are real: each standalone compiles one of this crate's variant
-//! files (`src/variants/*.rs`, chapter 1's pipeline restated so that each file needs nothing
-//! but `pipeline` and its own runtime) through `#[path]`. [`VARIANTS`] lists the same files,
-//! and the chapter's test compares their reports with the reference — so the code that is
-//! measured is the code that is tested.
+//! The programs being built are real: each standalone compiles one of chapter 1's own variant
+//! files (`chapters/01-baseline/src/variants/*.rs`, which use nothing but `std`, `pipeline`,
+//! their own runtime crate and `futures-lite`) through `#[path]`, byte for byte. This crate
+//! compiles the very same files the same way, [`VARIANTS`] lists them, and the chapter's test
+//! compares their reports with the reference — so the code that is measured is the code that is
+//! tested, and it is the code chapter 1 teaches.
 //!
 //! This crate computes and returns typed results ([`MemoryRow`], [`BuildRow`]); the workshop's
 //! `bench` formats them. The memory child runs through the workshop's hidden `__idle`
 //! subcommand, which calls [`idle_main`].
 #![forbid(unsafe_code)]
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
-/// Each file is also the whole pipeline of a standalone program: it uses only `pipeline`,
-/// `std` and its own runtime crate.
+/// Chapter 1's variant modules, compiled from chapter 1's own files
+/// (`chapters/01-baseline/src/variants/`), in the canonical order (the comments keep rustfmt
+/// from sorting them). The standalone programs include the same files through `#[path]`.
+#[path = "../../01-baseline/src/variants"]
 pub mod variants {
     // 1.
     pub mod sync;
@@ -54,7 +56,8 @@ use pipeline::{DatasetSpec, Input, RunFn, Variant};
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 
 // ANCHOR: variants
-/// The standalone programs' pipelines, in the canonical order, for the tests and the tour.
+/// The standalone programs' pipelines (chapter 1's variants), in the canonical order, for the
+/// tests and the tour.
 pub const VARIANTS: [(Variant, RunFn); 4] = [
     (Variant::Sync, sync::run),
     (Variant::Tokio, tokio_rt::run),

@@ -1,11 +1,27 @@
 //! Writes a report's windows to PostgreSQL with `tokio-postgres`, in one transaction. Used by
 //! the `tokio-postgres` standalone program (through `#[path]`); must run inside a tokio runtime
-//! (the connection is a task of its own).
+//! (the connection is a task of its own); [`runtime`] builds the one that program runs both
+//! the pipeline and the store on.
 
-use pipeline::{PipelineError, WindowSummary};
+use pipeline::{Config, PipelineError, WindowSummary};
 use tokio_postgres::{Client, NoTls};
 
 use crate::sql::{CREATE_TABLE, UPSERT_WINDOW, count, db_error};
+
+/// A multi-thread runtime with `cfg.worker_threads` workers, the I/O and timer drivers on (the
+/// connection needs them; `enable_all` turns on those that tokio-postgres's tokio features
+/// compile in). Built here rather than through the workspace's `runtimes` crate, which depends
+/// on tokio with `full`: the standalone program would pay for it.
+pub fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, PipelineError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads)
+        .enable_all()
+        .build()
+        .map_err(|source| PipelineError::Start {
+            what: "the tokio runtime",
+            source,
+        })
+}
 
 /// Upserts every window; returns how many rows were written.
 pub async fn write_windows(

@@ -1,7 +1,9 @@
 //! Chapter 12's claims, as tests.
 //!
-//! - The standalone programs' pipelines (`src/variants/*.rs`, the files the builds compile)
-//!   give the reference report; the programs' `main` prints it or fails with exit 1.
+//! - The standalone programs' pipelines — chapter 1's own variant files
+//!   (`chapters/01-baseline/src/variants/*.rs`), which this crate and every standalone compile
+//!   through `#[path]` — give the reference report; the programs' `main` prints it or fails
+//!   with exit 1.
 //! - The memory measurement really has every unit alive at once, in a child process: a thread
 //!   each for sync, a handful of threads for the task variants; a child that hangs is killed
 //!   at its deadline, one that fails is an error naming the variant.
@@ -168,7 +170,7 @@ fn both_postgres_stores_upsert_every_window_once() {
     let conninfo = tokio_db.conninfo().to_owned();
     let windows = report.windows().to_vec();
     let written = run_with_deadline("tokio store", TEST_DEADLINE, move || {
-        tokio_rt::runtime(&Config::default())?.block_on(async {
+        store_tokio::runtime(&Config::default())?.block_on(async {
             let first = store_tokio::write_windows(&conninfo, &windows).await?;
             let second = store_tokio::write_windows(&conninfo, &windows).await?;
             Ok::<_, PipelineError>((first, second))
@@ -432,19 +434,28 @@ fn memory_by_hand() {
 // ---------------------------------------------------------------------------------------------
 // The standalone programs' builds
 
-/// The variant module file each variant's program must compile.
+/// Chapter 1's variant file each variant's program must compile, relative to `chapters/`.
 fn variant_file(variant: Variant) -> &'static str {
     match variant {
-        Variant::Sync => "variants/sync.rs",
-        Variant::Tokio => "variants/tokio_rt.rs",
-        Variant::AsyncStd => "variants/async_std_rt.rs",
-        Variant::Smol => "variants/smol_rt.rs",
+        Variant::Sync => "01-baseline/src/variants/sync.rs",
+        Variant::Tokio => "01-baseline/src/variants/tokio_rt.rs",
+        Variant::AsyncStd => "01-baseline/src/variants/async_std_rt.rs",
+        Variant::Smol => "01-baseline/src/variants/smol_rt.rs",
     }
 }
 
 #[test]
 fn every_standalone_is_a_workspace_of_its_own_that_compiles_the_tested_files() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let chapters = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    // This crate's `variants` (what `VARIANTS` runs) are chapter 1's files too.
+    let lib = std::fs::read_to_string(chapters.join("12-costs/src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("#[path = \"../../01-baseline/src/variants\"]\npub mod variants {"),
+        "ch12's `variants` must be chapter 1's files"
+    );
     let mut names: Vec<&str> = STANDALONES.iter().map(|s| s.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -477,22 +488,24 @@ fn every_standalone_is_a_workspace_of_its_own_that_compiles_the_tested_files() {
             "{}: a committed lock",
             s.name
         );
+        // Every `#[path]`, resolved from the program's `src/`, relative to `chapters/`.
         let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
-        let included: Vec<&str> = main
+        let included: Vec<String> = main
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("#[path = \"../../../src/"))
+            .filter_map(|l| l.trim().strip_prefix("#[path = \""))
             .filter_map(|l| l.strip_suffix("\"]"))
+            .map(|file| {
+                let path = dir.join("src").join(file).canonicalize();
+                let path = path.unwrap_or_else(|e| panic!("{}: includes {file}: {e}", s.name));
+                let path = path
+                    .strip_prefix(&chapters)
+                    .unwrap_or_else(|_| panic!("{}: includes {file}, outside chapters/", s.name));
+                path.to_str().unwrap().to_owned()
+            })
             .collect();
-        for file in &included {
-            assert!(
-                src.join(file).is_file(),
-                "{}: includes missing {file}",
-                s.name
-            );
-        }
         match s.variant {
             Some(v) => assert!(
-                included.contains(&variant_file(v)),
+                included.iter().any(|f| f == variant_file(v)),
                 "{}: should compile {} (the file the tests check), includes {included:?}",
                 s.name,
                 variant_file(v)

@@ -1,12 +1,13 @@
 //! `costs-async-std`: reads readings on stdin, prints the report. The pipeline runs on
-//! async-std's global executor; its code is chapters/12-costs/src/variants/async_std_rt.rs, the
-//! file the chapter's tests compare with the reference.
+//! async-std's global executor. Its code is chapter 1's own variant file,
+//! chapters/01-baseline/src/variants/async_std_rt.rs, compiled as it is (`#[path]`);
+//! chapter 12's tests check that it gives the reference report.
 #![forbid(unsafe_code)]
 
 #[allow(dead_code)] // shared with the library and the other programs; not all of it is used here
 #[path = "../../../src/cli.rs"]
 mod cli;
-#[path = "../../../src/variants/async_std_rt.rs"]
+#[path = "../../../../01-baseline/src/variants/async_std_rt.rs"]
 mod variant;
 
 fn main() -> std::process::ExitCode {

@@ -1,13 +1,13 @@
 //! `costs-smol`: reads readings on stdin, prints the report. The pipeline runs on a smol
-//! executor driven by two threads of its own; its code is
-//! chapters/12-costs/src/variants/smol_rt.rs, the file the chapter's tests compare with the
-//! reference.
+//! executor driven by threads of its own. Its code is chapter 1's own variant file,
+//! chapters/01-baseline/src/variants/smol_rt.rs, compiled as it is (`#[path]`); chapter 12's
+//! tests check that it gives the reference report.
 #![forbid(unsafe_code)]
 
 #[allow(dead_code)] // shared with the library and the other programs; not all of it is used here
 #[path = "../../../src/cli.rs"]
 mod cli;
-#[path = "../../../src/variants/smol_rt.rs"]
+#[path = "../../../../01-baseline/src/variants/smol_rt.rs"]
 mod variant;
 
 fn main() -> std::process::ExitCode {

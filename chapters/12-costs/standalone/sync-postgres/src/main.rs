@@ -1,6 +1,6 @@
 //! `costs-sync-postgres`: reads readings on stdin, prints the report, and — given a PostgreSQL
 //! connection string as its argument — upserts the report's windows in one transaction with
-//! the sync `postgres` client. The pipeline is chapters/12-costs/src/variants/sync.rs.
+//! the sync `postgres` client. The pipeline is chapters/01-baseline/src/variants/sync.rs.
 //!
 //! A sync program, yet its build compiles tokio: `postgres` is a blocking wrapper around
 //! `tokio-postgres` that runs a tokio runtime inside the client.
@@ -12,7 +12,7 @@ mod cli;
 mod sql;
 #[path = "../../../src/store_sync.rs"]
 mod store;
-#[path = "../../../src/variants/sync.rs"]
+#[path = "../../../../01-baseline/src/variants/sync.rs"]
 mod variant;
 
 fn main() -> std::process::ExitCode {

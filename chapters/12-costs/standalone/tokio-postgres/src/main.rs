@@ -1,7 +1,7 @@
 //! `costs-tokio-postgres`: reads readings on stdin, prints the report, and — given a
 //! PostgreSQL connection string as its argument — upserts the report's windows in one
 //! transaction with `tokio-postgres`, on the same runtime the pipeline ran on. The pipeline is
-//! chapters/12-costs/src/variants/tokio_rt.rs.
+//! chapters/01-baseline/src/variants/tokio_rt.rs.
 #![forbid(unsafe_code)]
 
 #[path = "../../../src/cli.rs"]
@@ -10,14 +10,14 @@ mod cli;
 mod sql;
 #[path = "../../../src/store_tokio.rs"]
 mod store;
-#[allow(dead_code)] // the library also uses `run`, which builds a runtime of its own
-#[path = "../../../src/variants/tokio_rt.rs"]
+#[allow(dead_code)] // `run` builds a runtime of its own; this program shares one with the store
+#[path = "../../../../01-baseline/src/variants/tokio_rt.rs"]
 mod variant;
 
 fn main() -> std::process::ExitCode {
     let database = cli::database_url();
     cli::main(|input, cfg| {
-        variant::runtime(cfg)?.block_on(async {
+        store::runtime(cfg)?.block_on(async {
             let report = variant::run_async(input, cfg).await?;
             if let Some(conninfo) = &database {
                 store::write_windows(conninfo, report.windows()).await?;

@@ -1,12 +1,13 @@
 //! `costs-tokio`: reads readings on stdin, prints the report. The pipeline runs on tokio's
-//! multi-thread runtime; its code is chapters/12-costs/src/variants/tokio_rt.rs, the file the
-//! chapter's tests compare with the reference.
+//! multi-thread runtime. Its code is chapter 1's own variant file,
+//! chapters/01-baseline/src/variants/tokio_rt.rs, compiled as it is (`#[path]`); chapter 12's
+//! tests check that it gives the reference report.
 #![forbid(unsafe_code)]
 
 #[allow(dead_code)] // shared with the library and the other programs; not all of it is used here
 #[path = "../../../src/cli.rs"]
 mod cli;
-#[path = "../../../src/variants/tokio_rt.rs"]
+#[path = "../../../../01-baseline/src/variants/tokio_rt.rs"]
 mod variant;
 
 fn main() -> std::process::ExitCode {
