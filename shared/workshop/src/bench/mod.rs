@@ -220,6 +220,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
     };
     let out_dir = options.out.clone().unwrap_or_else(book_generated_dir);
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let out_dir = out_dir.canonicalize().unwrap_or(out_dir);
     // Chapter 10's servers open thousands of sockets; so does the fan-out at C = 4096.
     let limit = ch10_many_connections::measure::raise_fd_limit()?;
     let mut command = String::from("cargo run --release -- bench");

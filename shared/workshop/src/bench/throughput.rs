@@ -15,6 +15,10 @@ use super::{Ctx, GroupOutput, Step};
 
 pub const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
 
+/// Runs per cell in a full run: two cores shared by five stages give noisy single runs (cells
+/// moved by more than 1.5× between two full runs of three), so this group takes more.
+const FULL_REPEATS: usize = 5;
+
 pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let lines = if ctx.quick { 100_000 } else { 1_000_000 };
     let input = Input::generated(&DatasetSpec {
@@ -22,7 +26,8 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         ..DatasetSpec::default()
     });
     let reference = run_sequential(&input, &Config::default())?;
-    let mut step = Step::new(ctx, BATCH_SIZES.len() * 4 * ctx.repeats);
+    let repeats = if ctx.quick { ctx.repeats } else { FULL_REPEATS };
+    let mut step = Step::new(ctx, BATCH_SIZES.len() * 4 * repeats);
     // per batch size, per variant: records per second (median)
     let mut results = Vec::new();
     for batch_size in BATCH_SIZES {
@@ -33,7 +38,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         let mut per_variant = Vec::new();
         for (variant, run) in ch01_baseline::VARIANTS {
             let mut seconds = Vec::new();
-            for _ in 0..step.repeats() {
+            for _ in 0..step.repeats_of(repeats) {
                 step.next(&format!("{variant}, {batch_size} lines per batch"));
                 let started = Instant::now();
                 let report = run(&input, &cfg)?;
@@ -44,7 +49,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                     );
                 }
             }
-            per_variant.push((variant, lines as f64 / median(seconds)));
+            let rates: Vec<f64> = seconds.iter().map(|s| lines as f64 / s).collect();
+            let (low, high) = rates
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+            per_variant.push((variant, median(rates), low, high));
         }
         results.push((batch_size, per_variant));
     }
@@ -54,20 +63,28 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     for (batch_size, per_variant) in &results {
         let sync = per_variant[0].1;
         let mut cells = vec![batch_size.to_string()];
-        cells.extend(
-            per_variant
-                .iter()
-                .map(|(_, r)| format!("{}/s ({})", rate(*r), ratio(*r, sync))),
-        );
+        cells.extend(per_variant.iter().map(|&(_, r, low, high)| {
+            if low < high {
+                format!(
+                    "{}/s ({}; {}–{})",
+                    rate(r),
+                    ratio(r, sync),
+                    rate(low),
+                    rate(high)
+                )
+            } else {
+                format!("{}/s ({})", rate(r), ratio(r, sync))
+            }
+        }));
         table.row(cells);
     }
     let mut doc = Doc::new(
         &ctx.provenance,
         &format!("Records per second through chapter 1's pipeline, {lines} lines in memory"),
         &format!(
-            "{} per cell; in brackets, the ratio to sync in the same run. Every \
-             run's report was checked against the sequential reference.",
-            runs(ctx.repeats)
+            "{} per cell; in brackets, the ratio to sync in the same run and the \
+             range of the runs. Every run's report was checked against the sequential reference.",
+            runs(repeats)
         ),
     );
     doc.table(&table);
@@ -104,7 +121,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             largest
                 .iter()
                 .zip(&results[0].1)
-                .map(|((v, big), (_, one))| format!("{v} {} / {}", rate(*big), rate(*one)))
+                .map(|((v, big, ..), (_, one, ..))| format!("{v} {} / {}", rate(*big), rate(*one)))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
@@ -113,11 +130,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let smallest = &results[0].1;
     out.summary(
         "records/s, batches of 1024",
-        largest.iter().map(|(_, r)| format!("{}/s", rate(*r))),
+        largest.iter().map(|(_, r, ..)| format!("{}/s", rate(*r))),
     );
     out.summary(
         "records/s, batches of 1",
-        smallest.iter().map(|(_, r)| format!("{}/s", rate(*r))),
+        smallest.iter().map(|(_, r, ..)| format!("{}/s", rate(*r))),
     );
     Ok(out)
 }
