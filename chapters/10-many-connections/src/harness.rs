@@ -268,7 +268,8 @@ fn stop_server(session: &Session, address: SocketAddr) {
 /// A failure of the run as a whole, as the server sees it: its input (the fleet) failed.
 fn fleet_error(kind: io::ErrorKind, message: String) -> PipelineError {
     PipelineError::ReadInput {
-        path: "the sensor fleet".into(),
+        // Reads as "cannot read input from the sensor fleet: …".
+        path: "from the sensor fleet".into(),
         source: io::Error::new(kind, message),
     }
 }

@@ -208,10 +208,14 @@ pub const EXPERIMENTS: &[Experiment] = &[
         name: "scaling-out",
         title: "four worker processes share a PostgreSQL queue; one is killed mid-batch",
         run: |out| {
+            use testkit::postgres::Unavailable;
             let db = testkit::postgres::try_test_database("workshop_scaling_out").map_err(|e| {
+                let why = match e {
+                    Unavailable::Missing(why) | Unavailable::Broken(why) => why,
+                };
                 anyhow::anyhow!(
                     "this experiment needs PostgreSQL: set DATABASE_URL, or install it \
-                     (initdb under /usr/lib/postgresql/<version>/bin): {e:?}"
+                     (initdb under /usr/lib/postgresql/<version>/bin): {why}"
                 )
             })?;
             let outcome = ch13_scaling_out::experiment(out, db.conninfo())?;

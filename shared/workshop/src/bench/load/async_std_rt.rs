@@ -9,7 +9,7 @@ use async_compat::Compat;
 use hdrhistogram::Histogram;
 use pipeline::PipelineError;
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, histogram, merge, record};
+use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     let requests = Arc::new(Requests::new(plan.requests));
@@ -29,13 +29,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
         }
         parts
     });
-    let wall = started.elapsed();
-    let (latencies, failures) = merge(parts);
-    Ok(Outcome {
-        wall,
-        latencies,
-        failures,
-    })
+    Ok(finish(started, parts))
 }
 
 // ANCHOR: worker

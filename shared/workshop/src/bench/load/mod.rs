@@ -111,15 +111,25 @@ pub fn answered(status: reqwest::StatusCode) -> bool {
     status.is_success() || status == reqwest::StatusCode::NOT_FOUND
 }
 
-/// Adds up the workers' results.
-pub fn merge(parts: impl IntoIterator<Item = (Histogram<u64>, u64)>) -> (Histogram<u64>, u64) {
-    let mut all = histogram();
+/// The run's outcome: the time since `started` and the workers' results added up.
+pub fn finish(
+    started: std::time::Instant,
+    parts: impl IntoIterator<Item = (Histogram<u64>, u64)>,
+) -> Outcome {
+    let wall = started.elapsed();
+    let mut latencies = histogram();
     let mut failures = 0;
     for (part, failed) in parts {
-        all.add(part).expect("histograms with the same bounds");
+        latencies
+            .add(part)
+            .expect("histograms with the same bounds");
         failures += failed;
     }
-    (all, failures)
+    Outcome {
+        wall,
+        latencies,
+        failures,
+    }
 }
 
 /// The reqwest error as a pipeline error.

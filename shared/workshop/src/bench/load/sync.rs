@@ -8,7 +8,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use pipeline::PipelineError;
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, histogram, merge, record};
+use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     let requests = Requests::new(plan.requests);
@@ -30,13 +30,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
             .map(|w| w.join().expect("a load worker panicked"))
             .collect::<Vec<_>>()
     });
-    let wall = started.elapsed();
-    let (latencies, failures) = merge(parts);
-    Ok(Outcome {
-        wall,
-        latencies,
-        failures,
-    })
+    Ok(finish(started, parts))
 }
 
 // ANCHOR: worker

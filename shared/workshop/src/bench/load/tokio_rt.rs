@@ -7,7 +7,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use pipeline::{Config, PipelineError};
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, histogram, merge, record};
+use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     let requests = Arc::new(Requests::new(plan.requests));
@@ -28,13 +28,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
         }
         parts
     });
-    let wall = started.elapsed();
-    let (latencies, failures) = merge(parts);
-    Ok(Outcome {
-        wall,
-        latencies,
-        failures,
-    })
+    Ok(finish(started, parts))
 }
 
 // ANCHOR: worker
