@@ -96,6 +96,10 @@ enum Command {
         /// Chapter 7 only: carry on from the checkpoint of a run Ctrl-C stopped.
         #[arg(long)]
         resume: bool,
+        /// Chapter 11 only: log its tracing spans and events on stderr at this level (error,
+        /// warn, info, debug or trace; debug shows every look-up and attempt).
+        #[arg(long, value_name = "LEVEL")]
+        log: Option<tracing::Level>,
     },
     /// Show a pitfall live: the broken pipeline deadlocks or explodes (watched from outside), the
     /// fix doesn't.
@@ -273,6 +277,7 @@ fn main() -> ExitCode {
             sink,
             checkpoint,
             resume,
+            log,
         }) => run::run(&run::RunOptions {
             chapter,
             variant,
@@ -287,6 +292,7 @@ fn main() -> ExitCode {
             sink,
             checkpoint,
             resume,
+            log,
         }),
         Some(Command::Demo {
             name,

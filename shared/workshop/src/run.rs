@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub checkpoint: Option<PathBuf>,
     /// Chapter 7: carry on from the checkpoint instead of starting over.
     pub resume: bool,
+    /// Chapter 11: log its tracing spans and events at this level on stderr.
+    pub log: Option<tracing::Level>,
 }
 
 /// An error that carries the process's exit code (a run that finished, but must not exit 0).
@@ -48,6 +50,16 @@ pub struct ExitWith {
 
 pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     let chapter = chapters::find(options.chapter)?;
+    if let Some(level) = options.log {
+        if chapter.number != 11 {
+            anyhow::bail!(
+                "--log is for chapter 11, whose pipeline is instrumented with tracing spans; \
+                 chapter {} has none",
+                chapter.number
+            );
+        }
+        ch11_testing_observability::observe::init_log(level);
+    }
     // Every path is checked before any work is done, so a typo costs nothing.
     for (flag, path) in [("--output", &options.output), ("--report", &options.report)] {
         if let Some(path) = path {

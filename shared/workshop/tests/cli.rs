@@ -526,3 +526,40 @@ fn bench_writes_a_table_with_its_provenance_and_checks_it() {
     assert_eq!(table.matches("same report").count(), 5, "{table}");
     assert!(stdout.contains("1 files written and checked"), "{stdout}");
 }
+
+#[test]
+fn chapter_11_logs_its_spans_on_request_and_other_chapters_say_they_have_none() {
+    let scratch = Scratch::new("log");
+    let input = scratch.path("readings.csv");
+    let generated = workshop(&["generate", "--output", &input, "--lines", "300"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+
+    let run = workshop(&[
+        "run",
+        "--chapter",
+        "11",
+        "--variant",
+        "tokio",
+        "--input",
+        &input,
+        "--log",
+        "info",
+    ]);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(run.status.success(), "{stderr}");
+    assert!(stdout.contains("lines read       300"), "{stdout}");
+    // Every event carries the spans it happened in: the variant, the stage, the batch.
+    assert!(
+        stderr.contains(r#"pipeline{variant="tokio"}:stage{stage="enrich"}:batch{first_line=1"#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rejected line="), "{stderr}");
+
+    let other = workshop(&["run", "--chapter", "1", "--input", &input, "--log", "info"]);
+    assert!(!other.status.success());
+    assert!(
+        text(&other.stderr).contains("--log is for chapter 11"),
+        "{}",
+        text(&other.stderr)
+    );
+}
