@@ -192,7 +192,7 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
 
 /// A session's screen is no place for a backtrace: a panic (injected on purpose, or the one a
 /// broken demo provokes) is shown as one line, with the thread it happened on.
-fn quiet_panics() {
+pub fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
         let message = info
@@ -232,7 +232,7 @@ fn failures(report: &pipeline::Report) -> String {
 }
 
 /// The high-water mark of the gauge an explosion demo is limited by.
-fn limited_peak(demo: &testkit::Demo, signals: &testkit::Signals) -> usize {
+pub fn limited_peak(demo: &testkit::Demo, signals: &testkit::Signals) -> usize {
     demo.limited.map_or(0, |name| signals.gauge(name).peak())
 }
 

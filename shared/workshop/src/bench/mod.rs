@@ -12,6 +12,7 @@ mod fanout;
 mod latency;
 mod load;
 mod memory;
+mod pitfalls;
 mod plot;
 mod throughput;
 
@@ -68,6 +69,11 @@ const GROUPS: &[Group] = &[
         name: "connections",
         what: "100 / 1,000 / 10,000 connections: threads, memory, throughput",
         run: connections::run,
+    },
+    Group {
+        name: "pitfalls",
+        what: "every live pitfall demo, broken and fixed: what it did, its peak memory",
+        run: pitfalls::run,
     },
     Group {
         name: "build",
@@ -150,6 +156,8 @@ pub struct GroupOutput {
     name: &'static str,
     doc: Doc,
     plots: Vec<(String, String)>,
+    /// More markdown files than the group's own: (file name without `.md`, its document).
+    extras: Vec<(String, Doc)>,
     summary: Vec<(String, Vec<String>)>,
     claims: Vec<Claim>,
 }
@@ -170,6 +178,7 @@ impl GroupOutput {
             name,
             doc,
             plots: Vec::new(),
+            extras: Vec::new(),
             summary: Vec::new(),
             claims: Vec::new(),
         }
@@ -185,6 +194,16 @@ impl GroupOutput {
         self.plots
             .push((file.to_string(), plot::svg(chart, provenance)?));
         Ok(())
+    }
+
+    /// Adds another markdown file, `file`.md (e.g. one table per chapter).
+    pub fn extra(&mut self, file: &str, doc: Doc) {
+        self.extras.push((file.to_string(), doc));
+    }
+
+    /// Replaces the group's own document (when it is only known at the end).
+    pub fn replace_doc(&mut self, doc: Doc) {
+        self.doc = doc;
     }
 
     /// Sets a seed claim beside what this group measured.
@@ -261,6 +280,13 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", md.display()))?;
         check_markdown(&md)?;
         written.push(md);
+        for (file, doc) in output.extras {
+            let path = out_dir.join(format!("{file}.md"));
+            std::fs::write(&path, doc.into_string())
+                .with_context(|| format!("writing {}", path.display()))?;
+            check_markdown(&path)?;
+            written.push(path);
+        }
         for (file, svg) in &output.plots {
             let path = out_dir.join(format!("{file}.svg"));
             std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
