@@ -183,8 +183,8 @@ enum Command {
         /// Fewer and shorter runs (for CI and a first look); the book's files come from a full run.
         #[arg(long)]
         quick: bool,
-        /// Only this group: throughput, fan-out, latency, memory, cpu, connections, pitfalls or
-        /// build.
+        /// Only this group: throughput, fan-out, latency, memory, cpu, connections, pitfalls,
+        /// scaling-out or build.
         #[arg(long, value_name = "GROUP")]
         only: Option<String>,
         /// Write the files here instead of the book's `src/generated/`.

@@ -14,6 +14,7 @@ mod load;
 mod memory;
 mod pitfalls;
 mod plot;
+mod scaling;
 mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +75,11 @@ const GROUPS: &[Group] = &[
         name: "pitfalls",
         what: "every live pitfall demo, broken and fixed: what it did, its peak memory",
         run: pitfalls::run,
+    },
+    Group {
+        name: "scaling-out",
+        what: "four worker processes share a PostgreSQL queue; one is killed mid-batch",
+        run: scaling::run,
     },
     Group {
         name: "build",
