@@ -21,7 +21,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let repeats = if ctx.quick { 1 } else { ctx.repeats };
     let mut step = Step::new(ctx, repeats * connections.len());
     let mut runs: Vec<Vec<Row>> = Vec::new();
-    for r in 0..step.repeats_of(repeats) {
+    for r in 0..repeats {
         let mut rows = Vec::new();
         for &n in connections {
             step.next(&format!("{n} connections, run {}", r + 1));

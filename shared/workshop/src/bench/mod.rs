@@ -131,10 +131,6 @@ impl Step {
         self.repeats
     }
 
-    pub fn repeats_of(&self, n: usize) -> usize {
-        n
-    }
-
     /// Starts the next step.
     pub fn next(&mut self, what: &str) {
         if self.done > 0 {
@@ -205,11 +201,6 @@ impl GroupOutput {
     /// Adds another markdown file, `file`.md (e.g. one table per chapter).
     pub fn extra(&mut self, file: &str, doc: Doc) {
         self.extras.push((file.to_string(), doc));
-    }
-
-    /// Replaces the group's own document (when it is only known at the end).
-    pub fn replace_doc(&mut self, doc: Doc) {
-        self.doc = doc;
     }
 
     /// Sets a seed claim beside what this group measured.

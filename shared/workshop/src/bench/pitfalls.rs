@@ -138,7 +138,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     step.finish();
     let _ = std::panic::take_hook();
 
-    let mut out = GroupOutput::new("pitfalls", Doc::new(&ctx.provenance, "Pitfalls", ""));
+    let mut chapter_docs = Vec::new();
     let mut overview = Table::new(["chapter", "demo", "variants", "broken", "fixed"]);
     for (chapter, rows) in &per_chapter {
         let mut table = Table::new([
@@ -167,7 +167,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             ),
         );
         doc.table(&table);
-        out.extra(&format!("pitfalls-ch{chapter:02}"), doc);
+        chapter_docs.push((format!("pitfalls-ch{chapter:02}"), doc));
         let mut demos: Vec<&str> = rows.iter().map(|(d, ..)| d.name).collect();
         demos.dedup();
         for name in demos {
@@ -195,6 +195,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         "The chapters' tables have what each run did.",
     );
     doc.table(&overview);
-    out.replace_doc(doc);
+    let mut out = GroupOutput::new("pitfalls", doc);
+    for (file, doc) in chapter_docs {
+        out.extra(&file, doc);
+    }
     Ok(out)
 }

@@ -38,7 +38,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         let mut per_variant = Vec::new();
         for (variant, run) in ch01_baseline::VARIANTS {
             let mut seconds = Vec::new();
-            for _ in 0..step.repeats_of(repeats) {
+            for _ in 0..repeats {
                 step.next(&format!("{variant}, {batch_size} lines per batch"));
                 let started = Instant::now();
                 let report = run(&input, &cfg)?;

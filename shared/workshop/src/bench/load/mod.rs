@@ -96,9 +96,11 @@ pub fn record(histogram: &mut Histogram<u64>, latency: Duration) {
     histogram.saturating_record((latency.as_micros() as u64).max(1));
 }
 
-/// The sensor request `n` asks about (every one the default fleet knows, in turn).
+/// The sensor request `n` asks about (every one the default fleet knows, in turn), as chapter
+/// 9's client would ask for it.
 pub fn sensor_url(url: &str, n: u64) -> String {
-    format!("{}/sensors/s-{:04}", url.trim_end_matches('/'), n % 1000)
+    let fleet = u64::from(pipeline::FleetRegistry::DEFAULT_SIZE);
+    ch09_real_io::http::sensor_url(url, &pipeline::FleetRegistry::sensor_id((n % fleet) as u32))
 }
 
 /// The header value that makes the service's latency draw for request `n` reproducible.
