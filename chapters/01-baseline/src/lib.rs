@@ -48,3 +48,12 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
     (Variant::Smol, variants::smol_rt::run),
 ];
 // ANCHOR_END: variants
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 1,
+    slug: "01-baseline",
+    title: "baseline: one pipeline, four ways",
+    variants: VARIANTS,
+    ..course::Chapter::BASE
+};

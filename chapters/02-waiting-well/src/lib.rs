@@ -286,3 +286,57 @@ pub fn experiment(out: &mut dyn Write, concurrencies: &[usize]) -> Result<Vec<Ro
     Ok(rows)
 }
 // ANCHOR_END: experiment
+
+/// The line under this chapter's tour table, and after `workshop run --chapter 2`: each
+/// variant's look-ups per second next to the limit Little's law sets for the concurrency it
+/// ran with (`cfg.concurrency`).
+pub fn littles_law_note(input: &Input, cfg: &Config, walls: &[(Variant, Duration)]) -> String {
+    let latencies = registry::Latencies::of(input);
+    let limit = littles_law_limit(cfg.concurrency, latencies.mean());
+    let achieved: Vec<String> = walls
+        .iter()
+        .map(|(variant, wall)| {
+            let rate = latencies.lookups as f64 / wall.as_secs_f64().max(1e-9);
+            format!("{variant} {rate:.0} ({:.0}%)", 100.0 * rate / limit)
+        })
+        .collect();
+    format!(
+        "Little's law: C = {} look-ups in flight, mean latency {:.1} ms → at most \
+         {limit:.0} look-ups/s; achieved: {}",
+        cfg.concurrency,
+        latencies.mean().as_secs_f64() * 1e3,
+        achieved.join(", ")
+    )
+}
+
+/// The session's experiment: [`experiment`] over [`SESSION_CONCURRENCIES`], failing if any
+/// variant's report differed from the reference.
+fn session_experiment(io: &mut course::ExperimentIo<'_>) -> Result<(), course::BoxError> {
+    let rows = experiment(io.out, &SESSION_CONCURRENCIES)?;
+    match rows.iter().find(|row| !row.differing().is_empty()) {
+        Some(row) => Err(format!(
+            "at C = {}, these variants' reports differ from the reference: {:?}",
+            row.concurrency,
+            row.differing()
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 2,
+    slug: "02-waiting-well",
+    title: "waiting well: C look-ups in flight against a slow registry",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    experiments: &[course::Experiment {
+        name: "littles-law",
+        title: "throughput against Little's law as the concurrency C grows",
+        needs_database: false,
+        run: session_experiment,
+    }],
+    note: Some(littles_law_note),
+    ..course::Chapter::BASE
+};

@@ -248,3 +248,14 @@ pub const DEMOS: [Demo; 1] = [Demo {
         },
     ],
 }];
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 3,
+    slug: "03-backpressure",
+    title: "backpressure: a fast source, a slow sink, bounded channels",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    demos: &DEMOS,
+    ..course::Chapter::BASE
+};

@@ -165,3 +165,13 @@ pub const DEMOS: [Demo; 2] = [
         ],
     },
 ];
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 4,
+    slug: "04-mutex-deadlocks",
+    title: "mutex deadlocks, fixed (scoped guard)",
+    variants: VARIANTS,
+    demos: &DEMOS,
+    ..course::Chapter::BASE
+};

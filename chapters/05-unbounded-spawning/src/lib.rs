@@ -100,3 +100,14 @@ pub const DEMOS: [Demo; 1] = [Demo {
         },
     ],
 }];
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 5,
+    slug: "05-unbounded-spawning",
+    title: "unbounded spawning, fixed (a limit per variant)",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    demos: &DEMOS,
+    ..course::Chapter::BASE
+};

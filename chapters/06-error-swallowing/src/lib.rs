@@ -150,3 +150,70 @@ pub const DEMOS: [Demo; 1] = [Demo {
         },
     ],
 }];
+
+/// `workshop run --chapter 6 [--faults SEED]`: with a seed, the fixed pipeline under that
+/// fault plan, then what was delivered, where the dead letters are, and an exit status that is
+/// 0 only if everything was delivered.
+fn run_with_flags(request: &course::RunRequest<'_>) -> Result<course::Ran, course::BoxError> {
+    let (input, cfg) = (request.input, request.cfg);
+    let Some(seed) = request.faults else {
+        return Ok(course::Ran::report(CHAPTER.run_fn(request.variant)(
+            input, cfg,
+        )?));
+    };
+    let plan = FaultPlan::seeded(seed, input);
+    let fixed = WITH_FAULTS
+        .iter()
+        .find(|(v, _, _)| *v == request.variant)
+        .map(|(_, _, fixed)| *fixed)
+        .ok_or("chapter 6 lists every variant")?;
+    let outcome = fixed(input, cfg, &plan)?;
+    Ok(delivered(outcome, cfg))
+}
+
+/// The run's last word: what was delivered, where the dead letters are, and the exit status.
+fn delivered(outcome: Outcome, cfg: &Config) -> course::Ran {
+    use course::text::group_digits;
+    let lost = outcome.lost();
+    let line = format!(
+        "delivered: {} of {} windows written; {} dead letters; lost: {} records, {} windows",
+        group_digits(outcome.windows_written),
+        group_digits(outcome.report.windows().len() as u64),
+        group_digits(outcome.dead_letters.len() as u64),
+        lost.records,
+        lost.windows
+    );
+    let code = outcome.exit_code();
+    let exit = (code != 0).then(|| {
+        let place = outcome::dead_letter_path(&cfg.sink).map_or_else(
+            || "pass --output FILE to write them next to it".to_owned(),
+            |path| format!("written to {}", path.display()),
+        );
+        course::run::Exit {
+            code: u8::try_from(code).unwrap_or(1),
+            message: format!(
+                "the run finished, but not everything was delivered: {} dead letters ({place}); \
+                 exit code {code}",
+                group_digits(outcome.dead_letters.len() as u64)
+            ),
+            rerun_with: Vec::new(),
+        }
+    });
+    course::Ran {
+        report: Some(outcome.report),
+        after: vec![line],
+        exit,
+    }
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 6,
+    slug: "06-error-swallowing",
+    title: "error swallowing, fixed (every handle joined, failures dead-lettered)",
+    variants: VARIANTS,
+    demos: &DEMOS,
+    flags: &[course::RunFlag::Faults],
+    custom_run: Some(run_with_flags),
+    ..course::Chapter::BASE
+};

@@ -297,3 +297,86 @@ pub const DEMOS: [Demo; 1] = [Demo {
         },
     ],
 }];
+
+/// `workshop run --chapter 7 [--checkpoint FILE] [--resume]`: a run that Ctrl-C stops
+/// gracefully — the source stops, what is in flight drains, a checkpoint is written — and that
+/// `--resume` carries on from there. A stopped run exits 130 (the convention for a run ended by
+/// Ctrl-C) and says how to resume.
+fn run_until_stopped(request: &course::RunRequest<'_>) -> Result<course::Ran, course::BoxError> {
+    use course::text::group_digits;
+    let checkpoint = request.checkpoint.map_or_else(
+        || {
+            let mut name = request.input_path.as_os_str().to_owned();
+            name.push(".checkpoint.json");
+            std::path::PathBuf::from(name)
+        },
+        Path::to_path_buf,
+    );
+    let (_, until, resume) = STOPPABLE
+        .iter()
+        .find(|(v, _, _)| *v == request.variant)
+        .copied()
+        .ok_or("chapter 7 lists every variant")?;
+    let shutdown = Shutdown::new();
+    ctrlc::set_handler({
+        let shutdown = shutdown.clone();
+        move || {
+            eprintln!(
+                "\nstopping: the source stops, what is in flight drains, then a checkpoint …"
+            );
+            shutdown.trigger();
+        }
+    })
+    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    if request.resume {
+        (request.say)(&format!("resuming from {}", checkpoint.display()));
+    } else {
+        (request.say)(&format!(
+            "press Ctrl-C to stop gracefully; the checkpoint would go to {}",
+            checkpoint.display()
+        ));
+    }
+    let run = if request.resume { resume } else { until };
+    match run(
+        request.input,
+        request.cfg,
+        &Controls::new(shutdown),
+        &checkpoint,
+    )? {
+        RunEnd::Finished(report) => Ok(course::Ran::report(report)),
+        RunEnd::Stopped {
+            checkpoint,
+            next_line,
+        } => Ok(course::Ran {
+            exit: Some(course::run::Exit {
+                code: 130,
+                message: format!(
+                    "stopped after line {} of {}; nothing lost: checkpoint written to {}",
+                    group_digits(next_line),
+                    group_digits(request.input.line_count()),
+                    checkpoint.display(),
+                ),
+                rerun_with: vec![
+                    "--checkpoint".into(),
+                    checkpoint.display().to_string(),
+                    "--resume".into(),
+                ],
+            }),
+            ..course::Ran::default()
+        }),
+    }
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 7,
+    slug: "07-cancellation",
+    title: "cancellation: look-ups with timeouts, a shutdown that loses nothing",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    reference: Some(reference),
+    demos: &DEMOS,
+    flags: &[course::RunFlag::Checkpoint, course::RunFlag::Resume],
+    custom_run: Some(run_until_stopped),
+    ..course::Chapter::BASE
+};

@@ -236,3 +236,28 @@ pub fn experiment_with(
     }
     Ok(rows)
 }
+
+/// The session's experiment: [`experiment`], failing if a run's result differed.
+fn session_experiment(io: &mut course::ExperimentIo<'_>) -> Result<(), course::BoxError> {
+    let rows = experiment(io.out)?;
+    match rows.iter().find(|row| !row.same_result()) {
+        Some(row) => Err(format!("a run's result differs from the reference: {row}").into()),
+        None => Ok(()),
+    }
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 8,
+    slug: "08-blocking-and-cpu",
+    title: "CPU-bound aggregation, offloaded (rayon, spawn_blocking, unblock)",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    experiments: &[course::Experiment {
+        name: "blocking-heartbeat",
+        title: "CPU work inline in async tasks vs offloaded: how late a heartbeat gets",
+        needs_database: false,
+        run: session_experiment,
+    }],
+    ..course::Chapter::BASE
+};

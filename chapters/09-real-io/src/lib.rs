@@ -159,3 +159,46 @@ pub fn run_with(
         .expect("every variant is listed");
     run(input, cfg, setup)
 }
+
+/// A connection string as it may be shown: the driver's own parser reads it (URL or
+/// `key=value` form alike) and only user, host, port and database come back, never the
+/// password. One that does not parse is not shown at all: it may hold a password in a form
+/// the parser did not recognise.
+pub fn redact(conninfo: &str) -> String {
+    match conninfo.parse::<tokio_postgres::Config>() {
+        Ok(config) => store::describe(&config),
+        Err(_) => "a connection string that does not parse; not shown".to_owned(),
+    }
+}
+
+/// `workshop run --chapter 9 [--sink URL]`: the windows go to PostgreSQL when a connection
+/// string is given (or `DATABASE_URL` is set), else the variant's ordinary run.
+fn run_with_flags(request: &course::RunRequest<'_>) -> Result<course::Ran, course::BoxError> {
+    let conninfo = request
+        .sink
+        .map(str::to_owned)
+        .or_else(|| std::env::var("DATABASE_URL").ok());
+    let report = match conninfo {
+        Some(conninfo) => {
+            (request.say)(&format!(
+                "writing the windows to PostgreSQL ({})",
+                redact(&conninfo)
+            ));
+            run_postgres(request.variant, request.input, request.cfg, &conninfo)?
+        }
+        None => CHAPTER.run_fn(request.variant)(request.input, request.cfg)?,
+    };
+    Ok(course::Ran::report(report))
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 9,
+    slug: "09-real-io",
+    title: "real I/O: enrich over HTTP from a local registry service",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    flags: &[course::RunFlag::Sink],
+    custom_run: Some(run_with_flags),
+    ..course::Chapter::BASE
+};

@@ -33,13 +33,12 @@ pub const EXPERIMENT_LIMITS: Limits = Limits {
 /// is written to its stdin; it prints its measurements on stdout (see [`server_main_with`]).
 pub type ServerLauncher = fn(&str, usize, usize) -> Command;
 
-/// The workshop's server launcher: this very executable, `fleet-server --server NAME
-/// --connections N --pool-threads C` (a hidden subcommand of the workshop binary that calls
-/// [`server_main`]).
+/// The workshop's server launcher: this very executable, started as the registered child
+/// [`crate::SERVER_CHILD`] (which calls [`server_main`]) with `--server NAME --connections N
+/// --pool-threads C`.
 pub fn workshop_server(server: &str, connections: usize, pool_threads: usize) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "workshop".into()));
+    let mut command = crate::SERVER_CHILD.command();
     command.args([
-        "fleet-server",
         "--server",
         server,
         "--connections",
@@ -184,9 +183,9 @@ fn mib(kib: u64) -> String {
 // ANCHOR: experiment
 /// The live experiment (`cargo run --release -- demo many-connections`): every server at each
 /// of `connections` sensor connections, each run in a fresh server process with its fleet in
-/// another (this executable's hidden `fleet-server` and `fleet` subcommands), on the default
-/// dataset. One table line per run, printed as it finishes. Run it and look: which column
-/// grows with N, and for whom?
+/// another (this executable, started as the registered children [`crate::SERVER_CHILD`] and
+/// [`crate::FLEET_CHILD`]), on the default dataset. One table line per run, printed as it
+/// finishes. Run it and look: which column grows with N, and for whom?
 pub fn experiment(out: &mut dyn Write, connections: &[usize]) -> Result<Vec<Row>, PipelineError> {
     experiment_with(out, &Setup::live(connections, workshop_server))
 }
@@ -362,9 +361,9 @@ impl Measured {
 }
 
 // ANCHOR: server_main
-/// A measured server process (the workshop's hidden `fleet-server --server NAME --connections N
-/// --pool-threads C` subcommand): raises its open-file limit, reads the input from stdin,
-/// serves `connections` sensors (started as this executable's `fleet` subcommand) with the
+/// A measured server process (the registered child [`crate::SERVER_CHILD`], with `--server
+/// NAME --connections N --pool-threads C`): raises its open-file limit, reads the input from
+/// stdin, serves `connections` sensors (started as the child [`crate::FLEET_CHILD`]) with the
 /// server called `server` (a [`server_key`]), and prints what it measured on stdout. A failed
 /// run is a measurement too (`outcome=failed: …`); an error here means it could not start.
 pub fn server_main(

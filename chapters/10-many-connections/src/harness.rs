@@ -42,12 +42,11 @@ const TICK: Duration = Duration::from_millis(5);
 /// frames were acknowledged.
 pub type Launcher = fn(SocketAddr, usize) -> Command;
 
-/// The workshop's launcher: this very executable, `fleet --connect ADDR --connections N` (a
-/// hidden subcommand of the workshop binary that calls [`fleet::main`]).
+/// The workshop's launcher: this very executable, started as the registered child
+/// [`crate::FLEET_CHILD`] (which calls [`fleet::main`]) with `--connect ADDR --connections N`.
 pub fn workshop_fleet(address: SocketAddr, connections: usize) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "workshop".into()));
+    let mut command = crate::FLEET_CHILD.command();
     command.args([
-        "fleet",
         "--connect",
         &address.to_string(),
         "--connections",

@@ -115,3 +115,48 @@ pub fn run_with(server: ServeFn, input: &Input, cfg: &Config) -> Result<Report, 
     )
     .map(|served| served.report)
 }
+
+/// The sensor fleet, in a process of its own ([`harness::workshop_fleet`] starts it).
+pub const FLEET_CHILD: course::Child = course::Child {
+    name: "ch10-fleet",
+    main: |args| {
+        Ok(fleet::main(
+            args.value("--connect")?,
+            args.value("--connections")?,
+        )?)
+    },
+};
+
+/// A measured server, in a process of its own ([`experiment::workshop_server`] starts it).
+pub const SERVER_CHILD: course::Child = course::Child {
+    name: "ch10-server",
+    main: |args| {
+        Ok(experiment::server_main(
+            &args.value::<String>("--server")?,
+            args.value("--connections")?,
+            args.value("--pool-threads")?,
+        )?)
+    },
+};
+
+/// The session's experiment: [`experiment::CONNECTIONS`] connections to every server.
+fn session_experiment(io: &mut course::ExperimentIo<'_>) -> Result<(), course::BoxError> {
+    experiment(io.out, &experiment::CONNECTIONS)?;
+    Ok(())
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 10,
+    slug: "10-many-connections",
+    title: "many connections: 100 sensors over loopback TCP, a thread or a task each",
+    variants: VARIANTS,
+    experiments: &[course::Experiment {
+        name: "many-connections",
+        title: "100, 1,000 and 10,000 sensor connections: threads, memory, throughput",
+        needs_database: false,
+        run: session_experiment,
+    }],
+    children: &[FLEET_CHILD, SERVER_CHILD],
+    ..course::Chapter::BASE
+};

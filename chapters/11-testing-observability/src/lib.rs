@@ -198,3 +198,29 @@ pub fn joined_stages(
         }
     }
 }
+
+/// `workshop run --chapter 11 [--log LEVEL]`: the variant's run, with its tracing spans and
+/// events on stderr at `LEVEL` when asked.
+fn run_with_flags(request: &course::RunRequest<'_>) -> Result<course::Ran, course::BoxError> {
+    if let Some(level) = request.log {
+        let level: tracing::Level = level.parse().map_err(|e| format!("--log {level:?}: {e}"))?;
+        observe::init_log(level);
+    }
+    Ok(course::Ran::report(CHAPTER.run_fn(request.variant)(
+        request.input,
+        request.cfg,
+    )?))
+}
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 11,
+    slug: "11-testing-observability",
+    title: "testing and observability: traced look-ups with timeouts and retries",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    reference: Some(reference),
+    flags: &[course::RunFlag::Log],
+    custom_run: Some(run_with_flags),
+    ..course::Chapter::BASE
+};

@@ -71,3 +71,34 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 pub fn chapter_input() -> Input {
     Input::generated(&DatasetSpec::default())
 }
+
+/// What the workshop knows of this chapter (see the `course` crate).
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 12,
+    slug: "12-costs",
+    title: "costs: the standalone programs' pipelines (the ones the lab builds clean)",
+    variants: VARIANTS,
+    input: Some(chapter_input),
+    children: &[IDLE_CHILD],
+    ..course::Chapter::BASE
+};
+
+/// N idle threads or tasks, measured, in a process of their own ([`workshop_idle`] starts it;
+/// [`memory::idle_main`] is what it runs).
+pub const IDLE_CHILD: course::Child = course::Child {
+    name: "ch12-idle",
+    main: |args| {
+        Ok(memory::idle_main(
+            args.value("--variant")?,
+            args.value("--count")?,
+        )?)
+    },
+};
+
+/// The memory measurement's launcher: this very executable, started as [`IDLE_CHILD`] with
+/// `--variant V --count N`.
+pub fn workshop_idle(variant: Variant, count: usize) -> std::process::Command {
+    let mut command = IDLE_CHILD.command();
+    command.args(["--variant", variant.name(), "--count", &count.to_string()]);
+    command
+}

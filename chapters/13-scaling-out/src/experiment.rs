@@ -49,12 +49,10 @@ impl WorkerSpec {
 /// caller's own); [`WorkerSpec::configure`] adds the rest.
 pub type Launcher<'a> = &'a dyn Fn(&WorkerSpec) -> Command;
 
-/// The workshop's launcher: this executable's hidden `queue-worker` subcommand, which calls
-/// [`crate::worker_main_from_env`].
+/// The workshop's launcher: this executable, started as the registered child
+/// [`crate::WORKER_CHILD`], which calls [`crate::worker_main_from_env`].
 pub fn workshop_worker(_spec: &WorkerSpec) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "workshop".into()));
-    command.arg("queue-worker");
-    command
+    crate::WORKER_CHILD.command()
 }
 
 /// What to run.

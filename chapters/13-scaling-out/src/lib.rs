@@ -130,3 +130,42 @@ pub fn run_alone(
     queue::blocking::report(conninfo)
 }
 // ANCHOR_END: run_alone
+
+/// A queue worker in a process of its own, configured by the `CH13_*` variables
+/// ([`experiment::workshop_worker`] starts it).
+pub const WORKER_CHILD: course::Child = course::Child {
+    name: "ch13-worker",
+    main: |_| Ok(worker_main_from_env()?),
+};
+
+/// The session's experiment: four worker processes share the queue at the database the
+/// workshop provides; one is killed mid-batch.
+fn session_experiment(io: &mut course::ExperimentIo<'_>) -> Result<(), course::BoxError> {
+    let conninfo = io
+        .database
+        .ok_or("this experiment needs a PostgreSQL database")?;
+    let outcome = experiment(io.out, conninfo)?;
+    if outcome.matches_reference() {
+        Ok(())
+    } else {
+        Err("the report built from the tables differs from the reference".into())
+    }
+}
+
+/// What the workshop knows of this chapter (see the `course` crate). Not in the tour: its
+/// variants need a PostgreSQL server, which the tour does not start.
+pub const CHAPTER: course::Chapter = course::Chapter {
+    number: 13,
+    slug: "13-scaling-out",
+    title: "scaling out: worker processes sharing a PostgreSQL work queue",
+    variants: VARIANTS,
+    in_tour: false,
+    experiments: &[course::Experiment {
+        name: "scaling-out",
+        title: "four worker processes share a PostgreSQL queue; one is killed mid-batch",
+        needs_database: true,
+        run: session_experiment,
+    }],
+    children: &[WORKER_CHILD],
+    ..course::Chapter::BASE
+};

@@ -351,7 +351,7 @@ pub fn database_from_env() -> Result<String, PipelineError> {
 // ANCHOR: worker_main
 /// A worker process: runs the variant's worker against the queue at `conninfo` until it is
 /// drained, printing every [`Event`] as a line on stdout (`ch13-worker <name> committed batch 7
-/// lines 301..=350`, ...). The workshop's hidden `queue-worker` subcommand and the tests' child
+/// lines 301..=350`, ...). The registered child [`crate::WORKER_CHILD`] and the tests' child
 /// processes run this.
 pub fn worker_main(
     variant: Variant,

@@ -1,277 +1,112 @@
-//! The chapters the workshop knows, each with its table of variants.
+//! The chapters the workshop knows: one line per chapter crate, each describing itself
+//! ([`course::Chapter`]: its variants, reference, tour input, demos, experiments, run flags
+//! and child processes). Nothing else in the workshop names a chapter: adding one is a new
+//! crate under `chapters/` plus one line here (and its dependency in `Cargo.toml`).
 
-use pipeline::{Config, Input, PipelineError, Report, RunFn, Variant};
+use course::{Chapter, Child, Experiment};
 use testkit::Demo;
 
-pub struct Chapter {
-    pub number: u32,
-    pub title: &'static str,
-    pub crate_dir: &'static str,
-    pub variants: [(Variant, RunFn); 4],
-    /// The chapter's own input, where the tour's dataset would be too slow for it (a chapter
-    /// whose registry takes milliseconds per look-up); `None`: the tour's dataset.
-    pub input: Option<fn() -> Input>,
-    /// What a correct run computes, where that is not the plain sequential reference (chapter
-    /// 7's registry hangs on purpose, so its correct report has timed-out readings); `None`:
-    /// `pipeline::run_sequential`.
-    pub reference: Option<ReferenceFn>,
-}
-
-/// A chapter's reference run.
-pub type ReferenceFn = fn(&Input, &Config) -> Result<Report, PipelineError>;
-
-/// Every chapter that exists so far, in order. A new chapter crate adds an entry here.
-pub const CHAPTERS: &[Chapter] = &[
-    Chapter {
-        number: 1,
-        title: "baseline: one pipeline, four ways",
-        crate_dir: "chapters/01-baseline",
-        variants: ch01_baseline::VARIANTS,
-        input: None,
-        reference: None,
-    },
-    Chapter {
-        number: 2,
-        title: "waiting well: C look-ups in flight against a slow registry",
-        crate_dir: "chapters/02-waiting-well",
-        variants: ch02_waiting_well::VARIANTS,
-        input: Some(ch02_waiting_well::chapter_input),
-        reference: None,
-    },
-    Chapter {
-        number: 3,
-        title: "backpressure: a fast source, a slow sink, bounded channels",
-        crate_dir: "chapters/03-backpressure",
-        variants: ch03_backpressure::VARIANTS,
-        input: Some(ch03_backpressure::chapter_input),
-        reference: None,
-    },
-    Chapter {
-        number: 4,
-        title: "mutex deadlocks, fixed (scoped guard)",
-        crate_dir: "chapters/04-mutex-deadlocks",
-        variants: ch04_mutex_deadlocks::VARIANTS,
-        input: None,
-        reference: None,
-    },
-    Chapter {
-        number: 5,
-        title: "unbounded spawning, fixed (a limit per variant)",
-        crate_dir: "chapters/05-unbounded-spawning",
-        variants: ch05_unbounded_spawning::VARIANTS,
-        input: Some(ch05_unbounded_spawning::chapter_input),
-        reference: None,
-    },
-    Chapter {
-        number: 6,
-        title: "error swallowing, fixed (every handle joined, failures dead-lettered)",
-        crate_dir: "chapters/06-error-swallowing",
-        variants: ch06_error_swallowing::VARIANTS,
-        input: None,
-        reference: None,
-    },
-    Chapter {
-        number: 7,
-        title: "cancellation: look-ups with timeouts, a shutdown that loses nothing",
-        crate_dir: "chapters/07-cancellation",
-        variants: ch07_cancellation::VARIANTS,
-        input: Some(ch07_cancellation::chapter_input),
-        reference: Some(ch07_cancellation::reference),
-    },
-    Chapter {
-        number: 8,
-        title: "CPU-bound aggregation, offloaded (rayon, spawn_blocking, unblock)",
-        crate_dir: "chapters/08-blocking-and-cpu",
-        variants: ch08_blocking_and_cpu::VARIANTS,
-        input: Some(ch08_blocking_and_cpu::chapter_input),
-        reference: None,
-    },
-    Chapter {
-        number: 9,
-        title: "real I/O: enrich over HTTP from a local registry service",
-        crate_dir: "chapters/09-real-io",
-        variants: ch09_real_io::VARIANTS,
-        input: Some(ch09_real_io::chapter_input),
-        reference: None,
-    },
-    Chapter {
-        number: 10,
-        title: "many connections: 100 sensors over loopback TCP, a thread or a task each",
-        crate_dir: "chapters/10-many-connections",
-        variants: ch10_many_connections::VARIANTS,
-        input: None,
-        reference: None,
-    },
-    Chapter {
-        number: 11,
-        title: "testing and observability: traced look-ups with timeouts and retries",
-        crate_dir: "chapters/11-testing-observability",
-        variants: ch11_testing_observability::VARIANTS,
-        input: Some(ch11_testing_observability::chapter_input),
-        reference: Some(ch11_testing_observability::reference),
-    },
-    Chapter {
-        number: 12,
-        title: "costs: the standalone programs' pipelines (the ones the lab builds clean)",
-        crate_dir: "chapters/12-costs",
-        variants: ch12_costs::VARIANTS,
-        input: Some(ch12_costs::chapter_input),
-        reference: None,
-    },
+/// Every chapter, in order.
+pub const CHAPTERS: &[&Chapter] = &[
+    &ch01_baseline::CHAPTER,
+    &ch02_waiting_well::CHAPTER,
+    &ch03_backpressure::CHAPTER,
+    &ch04_mutex_deadlocks::CHAPTER,
+    &ch05_unbounded_spawning::CHAPTER,
+    &ch06_error_swallowing::CHAPTER,
+    &ch07_cancellation::CHAPTER,
+    &ch08_blocking_and_cpu::CHAPTER,
+    &ch09_real_io::CHAPTER,
+    &ch10_many_connections::CHAPTER,
+    &ch11_testing_observability::CHAPTER,
+    &ch12_costs::CHAPTER,
+    &ch13_scaling_out::CHAPTER,
 ];
+
+/// The chapter with this number, or an error listing the ones that exist.
+pub fn find(number: u32) -> anyhow::Result<&'static Chapter> {
+    course::find(CHAPTERS, number).map_err(anyhow::Error::msg)
+}
 
 /// Every chapter's live demos, in chapter order.
-pub const DEMOS: &[&[Demo]] = &[
-    &ch03_backpressure::DEMOS,
-    &ch04_mutex_deadlocks::DEMOS,
-    &ch05_unbounded_spawning::DEMOS,
-    &ch06_error_swallowing::DEMOS,
-    &ch07_cancellation::DEMOS,
-];
-
-/// A measurement shown live, for a session: not a pitfall with a verdict, but a table of what
-/// this machine does (throughput against Little's law, a heartbeat's lateness, the cost of
-/// many connections). Each prints its own table.
-pub struct Experiment {
-    pub chapter: u32,
-    pub name: &'static str,
-    pub title: &'static str,
-    pub run: fn(&mut dyn std::io::Write) -> anyhow::Result<()>,
+pub fn all_demos() -> impl Iterator<Item = &'static Demo> {
+    CHAPTERS.iter().flat_map(|c| c.demos.iter())
 }
 
-/// Chapter 2's line under its tour table: each variant's look-ups per second next to the limit
-/// Little's law sets for the concurrency it ran with.
-pub fn littles_law_note(input: &Input, walls: &[(Variant, std::time::Duration)]) -> String {
-    let latencies = ch02_waiting_well::registry::Latencies::of(input);
-    let concurrency = Config::default().concurrency;
-    let limit = ch02_waiting_well::littles_law_limit(concurrency, latencies.mean());
-    let achieved: Vec<String> = walls
+/// Every chapter's experiments, with their chapter, in chapter order.
+pub fn all_experiments() -> impl Iterator<Item = (&'static Chapter, &'static Experiment)> {
+    CHAPTERS
         .iter()
-        .map(|(variant, wall)| {
-            let rate = latencies.lookups as f64 / wall.as_secs_f64().max(1e-9);
-            format!("{variant} {rate:.0} ({:.0}%)", 100.0 * rate / limit)
-        })
-        .collect();
-    format!(
-        "Little's law: C = {concurrency} look-ups in flight, mean latency {:.1} ms → at most \
-         {limit:.0} look-ups/s; achieved: {}",
-        latencies.mean().as_secs_f64() * 1e3,
-        achieved.join(", ")
-    )
+        .flat_map(|c| c.experiments.iter().map(move |e| (*c, e)))
 }
 
-/// Every chapter's experiments, in chapter order.
-pub const EXPERIMENTS: &[Experiment] = &[
-    Experiment {
-        chapter: 2,
-        name: "littles-law",
-        title: "throughput against Little's law as the concurrency C grows",
-        run: |out| {
-            let rows =
-                ch02_waiting_well::experiment(out, &ch02_waiting_well::SESSION_CONCURRENCIES)?;
-            if let Some(row) = rows.iter().find(|row| !row.differing().is_empty()) {
-                anyhow::bail!(
-                    "at C = {}, these variants' reports differ from the reference: {:?}",
-                    row.concurrency,
-                    row.differing()
-                );
-            }
-            Ok(())
-        },
-    },
-    Experiment {
-        chapter: 8,
-        name: "blocking-heartbeat",
-        title: "CPU work inline in async tasks vs offloaded: how late a heartbeat gets",
-        run: |out| {
-            let rows = ch08_blocking_and_cpu::experiment(out)?;
-            if let Some(row) = rows.iter().find(|row| !row.same_result()) {
-                anyhow::bail!("a run's result differs from the reference: {row}");
-            }
-            Ok(())
-        },
-    },
-    Experiment {
-        chapter: 10,
-        name: "many-connections",
-        title: "100, 1,000 and 10,000 sensor connections: threads, memory, throughput",
-        run: |out| {
-            ch10_many_connections::experiment(
-                out,
-                &ch10_many_connections::experiment::CONNECTIONS,
-            )?;
-            Ok(())
-        },
-    },
-    Experiment {
-        chapter: 13,
-        name: "scaling-out",
-        title: "four worker processes share a PostgreSQL queue; one is killed mid-batch",
-        run: |out| {
-            use testkit::postgres::Unavailable;
-            let db = testkit::postgres::try_test_database("workshop_scaling_out").map_err(|e| {
-                let why = match e {
-                    Unavailable::Missing(why) | Unavailable::Broken(why) => why,
-                };
-                anyhow::anyhow!(
-                    "this experiment needs PostgreSQL: set DATABASE_URL, or install it \
-                     (initdb under /usr/lib/postgresql/<version>/bin): {why}"
-                )
-            })?;
-            let outcome = ch13_scaling_out::experiment(out, db.conninfo())?;
-            if !outcome.matches_reference() {
-                anyhow::bail!("the report built from the tables differs from the reference");
-            }
-            Ok(())
-        },
-    },
-];
+/// Every child process a chapter registered (the binary dispatches them before anything else).
+pub fn all_children() -> impl Iterator<Item = &'static Child> {
+    CHAPTERS.iter().flat_map(|c| c.children.iter())
+}
 
 /// The experiment called `name`, if there is one.
-pub fn find_experiment(name: &str) -> Option<&'static Experiment> {
-    EXPERIMENTS.iter().find(|e| e.name == name)
+pub fn find_experiment(name: &str) -> Option<(&'static Chapter, &'static Experiment)> {
+    course::find_experiment(CHAPTERS, name)
 }
 
 /// The demo called `name`, or an error listing them all.
 pub fn find_demo(name: &str) -> anyhow::Result<&'static Demo> {
-    all_demos().find(|demo| demo.name == name).ok_or_else(|| {
-        let names: Vec<&str> = all_demos()
+    course::find_demo(CHAPTERS, name)
+        .map(|(_, demo)| demo)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all_demos()
+                .map(|d| d.name)
+                .chain(all_experiments().map(|(_, e)| e.name))
+                .collect();
+            anyhow::anyhow!("there is no demo `{name}`; available: {}", names.join(", "))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_slugs_and_names_are_unique_and_in_order() {
+        let numbers: Vec<u32> = CHAPTERS.iter().map(|c| c.number).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+        for chapter in CHAPTERS {
+            assert!(
+                chapter.slug.starts_with(&format!("{:02}-", chapter.number)),
+                "chapter {}'s slug {} does not start with its number",
+                chapter.number,
+                chapter.slug
+            );
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+            assert!(
+                std::path::Path::new(dir).join(chapter.crate_dir()).is_dir(),
+                "chapter {}: no folder {}",
+                chapter.number,
+                chapter.crate_dir()
+            );
+        }
+        let mut names: Vec<&str> = all_demos()
             .map(|d| d.name)
-            .chain(EXPERIMENTS.iter().map(|e| e.name))
+            .chain(all_experiments().map(|(_, e)| e.name))
+            .chain(all_children().map(|c| c.name))
             .collect();
-        anyhow::anyhow!("there is no demo `{name}`; available: {}", names.join(", "))
-    })
-}
-
-pub fn all_demos() -> impl Iterator<Item = &'static Demo> {
-    DEMOS.iter().flat_map(|demos| demos.iter())
-}
-
-/// The chapter with this number, or an error listing the ones that exist.
-pub fn find(number: u32) -> anyhow::Result<&'static Chapter> {
-    CHAPTERS.iter().find(|c| c.number == number).ok_or_else(|| {
-        let known: Vec<String> = CHAPTERS
-            .iter()
-            .map(|c| format!("{} ({})", c.number, c.title))
-            .collect();
-        anyhow::anyhow!(
-            "there is no chapter {number} yet; available: {}",
-            known.join(", ")
-        )
-    })
-}
-
-impl Chapter {
-    /// The report every variant must give on `input`.
-    pub fn reference(&self, input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-        self.reference.unwrap_or(pipeline::run_sequential)(input, cfg)
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            count,
+            "a demo, experiment or child name is used twice"
+        );
     }
 
-    pub fn run_fn(&self, variant: Variant) -> RunFn {
-        self.variants
-            .iter()
-            .find(|(v, _)| *v == variant)
-            .map(|(_, run)| *run)
-            .expect("every chapter lists all four variants")
+    #[test]
+    fn every_demo_says_which_chapter_lists_it() {
+        for chapter in CHAPTERS {
+            for demo in chapter.demos {
+                assert_eq!(demo.chapter, chapter.number, "demo {}", demo.name);
+            }
+        }
     }
 }

@@ -7,9 +7,11 @@ use anyhow::bail;
 use pipeline::{Config, Variant};
 use testkit::{Pitfall, Verdict, run_demo};
 
-use crate::chapters::{EXPERIMENTS, all_demos, find_demo, find_experiment};
+use course::{Experiment, ExperimentIo};
+
+use crate::chapters::{all_demos, all_experiments, find_demo, find_experiment};
 use crate::measure;
-use crate::text::group_digits;
+use course::text::group_digits;
 
 pub struct DemoOptions {
     pub name: Option<String>,
@@ -23,12 +25,12 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         list();
         return Ok(());
     };
-    if let Some(experiment) = find_experiment(name) {
+    if let Some((chapter, experiment)) = find_experiment(name) {
         println!(
             "chapter {} — {} (an experiment: every variant, measured on this machine)",
-            experiment.chapter, experiment.title
+            chapter.number, experiment.title
         );
-        return (experiment.run)(&mut std::io::stdout());
+        return run_experiment(experiment);
     }
     let demo = find_demo(name)?;
     let case = demo.case(options.variant);
@@ -262,13 +264,40 @@ fn list() {
             variants.join(", ")
         );
     }
-    if !EXPERIMENTS.is_empty() {
+    let mut experiments = all_experiments().peekable();
+    if experiments.peek().is_some() {
         println!("Experiments (every variant, measured): cargo run --release -- demo <name>");
-        for experiment in EXPERIMENTS {
+        for (chapter, experiment) in experiments {
             println!(
                 "  {:<20} chapter {:>2}: {}",
-                experiment.name, experiment.chapter, experiment.title
+                experiment.name, chapter.number, experiment.title
             );
         }
     }
+}
+
+/// Runs an experiment, with a throwaway PostgreSQL database (or `DATABASE_URL`'s) when it
+/// needs one.
+fn run_experiment(experiment: &Experiment) -> anyhow::Result<()> {
+    use testkit::postgres::Unavailable;
+    let database = if experiment.needs_database {
+        let name = format!("workshop_{}", experiment.name.replace('-', "_"));
+        Some(testkit::postgres::try_test_database(&name).map_err(|e| {
+            let why = match e {
+                Unavailable::Missing(why) | Unavailable::Broken(why) => why,
+            };
+            anyhow::anyhow!(
+                "this experiment needs PostgreSQL: set DATABASE_URL, or install it \
+                 (initdb under /usr/lib/postgresql/<version>/bin): {why}"
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut stdout = std::io::stdout();
+    let mut io = ExperimentIo {
+        out: &mut stdout,
+        database: database.as_ref().map(|db| db.conninfo()),
+    };
+    (experiment.run)(&mut io).map_err(|e| anyhow::anyhow!(e))
 }

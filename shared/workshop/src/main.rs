@@ -17,14 +17,13 @@ mod doctor;
 mod exercises;
 mod measure;
 mod run;
-mod text;
 mod tour;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pipeline::{Config, DatasetSpec, Variant};
+use pipeline::{Config, DatasetSpec, Variant, error_chain};
 
 #[derive(Parser)]
 #[command(
@@ -130,35 +129,6 @@ enum Command {
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
         capacity: u32,
     },
-    /// (Hidden) chapter 10's sensor fleet: N connections streaming the input read from stdin.
-    #[command(hide = true)]
-    Fleet {
-        #[arg(long)]
-        connect: std::net::SocketAddr,
-        #[arg(long)]
-        connections: usize,
-    },
-    /// (Hidden) chapter 12's child process: N idle threads or tasks, measured, one JSON line.
-    #[command(hide = true)]
-    Idle {
-        #[arg(long, value_parser = parse_variant)]
-        variant: Variant,
-        #[arg(long)]
-        count: usize,
-    },
-    /// (Hidden) chapter 13's worker process: everything it needs comes from CH13_* variables.
-    #[command(hide = true)]
-    QueueWorker,
-    /// (Hidden) chapter 10's measured server process.
-    #[command(hide = true)]
-    FleetServer {
-        #[arg(long)]
-        server: String,
-        #[arg(long)]
-        connections: usize,
-        #[arg(long)]
-        pool_threads: usize,
-    },
     /// List the exercises with their status (worked out by running their checks) and the next.
     Exercises,
     /// Run one exercise's checks, e.g. `check 04`.
@@ -254,6 +224,16 @@ fn registry(port: u16, latency_ms: u64, capacity: usize) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // A process a chapter started as one of its registered children runs that child only.
+    if let Some(result) = course::child::dispatch(chapters::all_children()) {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&*e));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         None => tour::tour(&tour::TourOptions {
@@ -311,20 +291,6 @@ fn main() -> ExitCode {
             latency_ms,
             capacity,
         }) => registry(port, latency_ms, capacity as usize),
-        Some(Command::Fleet {
-            connect,
-            connections,
-        }) => ch10_many_connections::fleet::main(connect, connections).map_err(Into::into),
-        Some(Command::FleetServer {
-            server,
-            connections,
-            pool_threads,
-        }) => ch10_many_connections::experiment::server_main(&server, connections, pool_threads)
-            .map_err(Into::into),
-        Some(Command::Idle { variant, count }) => {
-            ch12_costs::memory::idle_main(variant, count).map_err(Into::into)
-        }
-        Some(Command::QueueWorker) => ch13_scaling_out::worker_main_from_env().map_err(Into::into),
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, n),

@@ -7,11 +7,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use course::{Chapter, Ran, RunFlag, RunRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{Config, DatasetSpec, Input, Progress, Report, SinkTarget, Variant};
 
 use crate::chapters;
-use crate::text::{group_digits, millis};
+use course::text::{group_digits, millis};
 
 /// How many rejected lines `run` lists on stderr (all are counted in the report).
 const REJECTIONS_SHOWN: usize = 10;
@@ -50,16 +51,7 @@ pub struct ExitWith {
 
 pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     let chapter = chapters::find(options.chapter)?;
-    if let Some(level) = options.log {
-        if chapter.number != 11 {
-            anyhow::bail!(
-                "--log is for chapter 11, whose pipeline is instrumented with tracing spans; \
-                 chapter {} has none",
-                chapter.number
-            );
-        }
-        ch11_testing_observability::observe::init_log(level);
-    }
+    check_flags(chapter, options)?;
     // Every path is checked before any work is done, so a typo costs nothing.
     for (flag, path) in [("--output", &options.output), ("--report", &options.report)] {
         if let Some(path) = path {
@@ -68,17 +60,7 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     }
     let input = Input::from_file(&options.input)?;
     let total = input.line_count();
-    let cfg = Config {
-        channel_capacity: options.capacity,
-        batch_size: options.batch_size,
-        worker_threads: options.threads,
-        concurrency: options.concurrency,
-        sink: options
-            .output
-            .clone()
-            .map_or(SinkTarget::ReportOnly, SinkTarget::JsonLines),
-        ..Config::default()
-    };
+    let cfg = options.config();
     eprintln!(
         "chapter {} ({}), {} variant: {} ({} lines)",
         chapter.number,
@@ -94,54 +76,11 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         thread::spawn(move || show_progress(&progress, total, &done_rx))
     };
     let started = Instant::now();
-    if chapter.number == 7 {
-        let end = stoppable(options, &input, &cfg);
-        drop(done_tx);
-        let _ = watcher.join();
-        return stopped_or_finished(options, &input, end?, started.elapsed());
-    }
-    let postgres = match (&options.sink, chapter.number) {
-        (Some(url), 9) => Some(url.clone()),
-        (Some(_), n) => bail!("--sink postgres://… is for chapter 9 (real I/O), not chapter {n}"),
-        (None, 9) => std::env::var("DATABASE_URL").ok(),
-        (None, _) => None,
-    };
-    if options.resume || options.checkpoint.is_some() {
-        bail!("--checkpoint and --resume are for chapter 7 (cancellation and shutdown)");
-    }
-    let (result, delivery) = match options.faults {
-        None if postgres.is_some() => {
-            let url = postgres.as_deref().unwrap_or_default();
-            eprintln!("writing the windows to PostgreSQL ({})", redact(url));
-            (
-                ch09_real_io::run_postgres(options.variant, &input, &cfg, url),
-                None,
-            )
-        }
-        None => (chapter.run_fn(options.variant)(&input, &cfg), None),
-        Some(seed) => {
-            if chapter.number != 6 {
-                bail!(
-                    "--faults is for chapter 6 (error swallowing), not chapter {}",
-                    chapter.number
-                );
-            }
-            let plan = testkit::FaultPlan::seeded(seed, &input);
-            let fixed = ch06_error_swallowing::WITH_FAULTS
-                .iter()
-                .find(|(v, _, _)| *v == options.variant)
-                .map(|(_, _, fixed)| *fixed)
-                .expect("chapter 6 lists every variant");
-            match fixed(&input, &cfg, &plan) {
-                Ok(outcome) => (Ok(outcome.report.clone()), Some(outcome)),
-                Err(e) => (Err(e), None),
-            }
-        }
-    };
+    let ran = run_chapter(chapter, options, &input, &cfg);
     let wall = started.elapsed();
     drop(done_tx);
     let _ = watcher.join();
-    let report = result.with_context(|| {
+    let ran = ran.with_context(|| {
         format!(
             "the {} variant of chapter {} failed on {}",
             options.variant,
@@ -150,39 +89,113 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
         )
     })?;
 
-    finish_run(options, &input, &report, wall)?;
-    if chapter.number == 2 {
-        let latencies = ch02_waiting_well::registry::Latencies::of(&input);
-        let limit = ch02_waiting_well::littles_law_limit(options.concurrency, latencies.mean());
-        let achieved = latencies.lookups as f64 / wall.as_secs_f64().max(1e-9);
-        eprintln!(
-            "Little's law: {} look-ups in flight, mean latency {:.1} ms → at most {} look-ups/s; \
-             achieved {} look-ups/s ({:.0}% of the limit)",
-            options.concurrency,
-            latencies.mean().as_secs_f64() * 1e3,
-            group_digits(limit as u64),
-            group_digits(achieved as u64),
-            100.0 * achieved / limit
-        );
+    if let Some(report) = &ran.report {
+        finish_run(options, &input, report, wall)?;
+        if let Some(note) = chapter.note {
+            eprintln!("{}", note(&input, &cfg, &[(options.variant, wall)]));
+        }
     }
-    if let Some(outcome) = delivery {
-        return delivered(&outcome, &cfg);
+    for line in &ran.after {
+        eprintln!("{line}");
+    }
+    match ran.exit {
+        None => Ok(()),
+        Some(exit) => {
+            let mut message = exit.message;
+            if !exit.rerun_with.is_empty() {
+                message.push_str(&format!(
+                    "\nresume with: cargo run --release -- run --chapter {} --variant {} \
+                     --input {} {}",
+                    chapter.number,
+                    options.variant,
+                    options.input.display(),
+                    exit.rerun_with.join(" ")
+                ));
+            }
+            Err(ExitWith {
+                code: exit.code,
+                message,
+            }
+            .into())
+        }
+    }
+}
+
+impl RunOptions {
+    /// The flags given that only some chapters understand.
+    fn chapter_flags(&self) -> Vec<RunFlag> {
+        [
+            (self.faults.is_some(), RunFlag::Faults),
+            (self.sink.is_some(), RunFlag::Sink),
+            (self.checkpoint.is_some(), RunFlag::Checkpoint),
+            (self.resume, RunFlag::Resume),
+            (self.log.is_some(), RunFlag::Log),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            channel_capacity: self.capacity,
+            batch_size: self.batch_size,
+            worker_threads: self.threads,
+            concurrency: self.concurrency,
+            sink: self
+                .output
+                .clone()
+                .map_or(SinkTarget::ReportOnly, SinkTarget::JsonLines),
+            ..Config::default()
+        }
+    }
+}
+
+/// Refuses a flag the chapter does not declare, naming the chapter(s) that do.
+fn check_flags(chapter: &Chapter, options: &RunOptions) -> anyhow::Result<()> {
+    for flag in options.chapter_flags() {
+        if chapter.flags.contains(&flag) {
+            continue;
+        }
+        let owners: Vec<String> = chapters::CHAPTERS
+            .iter()
+            .filter(|c| c.flags.contains(&flag))
+            .map(|c| format!("chapter {}", c.label()))
+            .collect();
+        bail!(
+            "{flag} is for {}, not chapter {}",
+            owners.join(" or "),
+            chapter.number
+        );
     }
     Ok(())
 }
 
-/// A connection string with its password, if any, replaced by `***`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+/// The chapter's own run when it has one (flags of its own, an exit status of its own), else
+/// the variant's.
+fn run_chapter(
+    chapter: &Chapter,
+    options: &RunOptions,
+    input: &Input,
+    cfg: &Config,
+) -> anyhow::Result<Ran> {
+    let Some(custom_run) = chapter.custom_run else {
+        return Ok(Ran::report(chapter.run_fn(options.variant)(input, cfg)?));
+    };
+    let log = options.log.map(|level| level.to_string());
+    let request = RunRequest {
+        variant: options.variant,
+        input,
+        input_path: &options.input,
+        cfg,
+        faults: options.faults,
+        sink: options.sink.as_deref(),
+        checkpoint: options.checkpoint.as_deref(),
+        resume: options.resume,
+        log: log.as_deref(),
+        say: &|line| eprintln!("{line}"),
+    };
+    custom_run(&request).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Prints the rejections and the report (or writes it), then the summary line; fails if the
@@ -217,116 +230,6 @@ fn finish_run(
         bail!("the report does not balance: records were lost or invented (this is a bug)");
     }
     Ok(())
-}
-
-/// Chapter 7: a run that Ctrl-C stops gracefully — the source stops, what is in flight
-/// drains, a checkpoint is written — and that `--resume` carries on from there.
-fn stoppable(
-    options: &RunOptions,
-    input: &Input,
-    cfg: &Config,
-) -> anyhow::Result<ch07_cancellation::RunEnd> {
-    use ch07_cancellation::{Controls, STOPPABLE, Shutdown};
-    let checkpoint = options.checkpoint.clone().unwrap_or_else(|| {
-        let mut name = options.input.as_os_str().to_owned();
-        name.push(".checkpoint.json");
-        PathBuf::from(name)
-    });
-    let (_, until, resume) = STOPPABLE
-        .iter()
-        .find(|(v, _, _)| *v == options.variant)
-        .copied()
-        .expect("chapter 7 lists every variant");
-    let shutdown = Shutdown::new();
-    ctrlc::set_handler({
-        let shutdown = shutdown.clone();
-        move || {
-            eprintln!(
-                "\nstopping: the source stops, what is in flight drains, then a checkpoint …"
-            );
-            shutdown.trigger();
-        }
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    if options.resume {
-        eprintln!("resuming from {}", checkpoint.display());
-    } else {
-        eprintln!(
-            "press Ctrl-C to stop gracefully; the checkpoint would go to {}",
-            checkpoint.display()
-        );
-    }
-    let run = if options.resume { resume } else { until };
-    run(input, cfg, &Controls::new(shutdown), &checkpoint).with_context(|| {
-        format!(
-            "the {} variant of chapter 7 failed on {}",
-            options.variant,
-            input.name()
-        )
-    })
-}
-
-/// A finished chapter 7 run prints its report; a stopped one says where its checkpoint is and
-/// how to resume, and exits 130 (the convention for a run ended by Ctrl-C).
-fn stopped_or_finished(
-    options: &RunOptions,
-    input: &Input,
-    end: ch07_cancellation::RunEnd,
-    wall: Duration,
-) -> anyhow::Result<()> {
-    use ch07_cancellation::RunEnd;
-    match end {
-        RunEnd::Finished(report) => finish_run(options, input, &report, wall),
-        RunEnd::Stopped {
-            checkpoint,
-            next_line,
-        } => Err(ExitWith {
-            code: 130,
-            message: format!(
-                "stopped after line {} of {}; nothing lost: checkpoint written to {}\n\
-                 resume with: cargo run --release -- run --chapter 7 --variant {} --input {} \
-                 --checkpoint {} --resume",
-                group_digits(next_line),
-                group_digits(input.line_count()),
-                checkpoint.display(),
-                options.variant,
-                options.input.display(),
-                checkpoint.display()
-            ),
-        }
-        .into()),
-    }
-}
-
-/// Chapter 6's last word: what was delivered, where the dead letters are, and an exit code
-/// that is 0 only if everything was delivered.
-fn delivered(outcome: &ch06_error_swallowing::Outcome, cfg: &Config) -> anyhow::Result<()> {
-    let lost = outcome.lost();
-    eprintln!(
-        "delivered: {} of {} windows written; {} dead letters; lost: {} records, {} windows",
-        group_digits(outcome.windows_written),
-        group_digits(outcome.report.windows().len() as u64),
-        group_digits(outcome.dead_letters.len() as u64),
-        lost.records,
-        lost.windows
-    );
-    let code = outcome.exit_code();
-    if code == 0 {
-        return Ok(());
-    }
-    let place = ch06_error_swallowing::outcome::dead_letter_path(&cfg.sink).map_or_else(
-        || "pass --output FILE to write them next to it".to_owned(),
-        |path| format!("written to {}", path.display()),
-    );
-    Err(ExitWith {
-        code: u8::try_from(code).unwrap_or(1),
-        message: format!(
-            "the run finished, but not everything was delivered: {} dead letters ({place}); \
-             exit code {code}",
-            group_digits(outcome.dead_letters.len() as u64)
-        ),
-    }
-    .into())
 }
 
 /// Lists the first rejected lines as `file:line: field: reason: "text"`, like a compiler.

@@ -6,9 +6,11 @@ use anyhow::bail;
 use pipeline::{Config, DatasetSpec, Input, Report, Variant, error_chain, run_sequential};
 use testkit::{Outcome, REFERENCE, run_with_deadline};
 
-use crate::chapters::{CHAPTERS, Chapter};
+use course::Chapter;
+
+use crate::chapters::CHAPTERS;
 use crate::measure::measure;
-use crate::text::{group_digits, millis};
+use course::text::{group_digits, millis};
 
 /// Long enough for any chapter on any sane input; it exists so a hang ends the tour with a
 /// message instead of never ending.
@@ -53,7 +55,7 @@ pub fn tour(options: &TourOptions) -> anyhow::Result<()> {
     );
 
     let mut failures = Vec::new();
-    for chapter in CHAPTERS {
+    for chapter in CHAPTERS.iter().filter(|c| c.in_tour) {
         // A chapter with its own input, or its own idea of a correct run, gets its own
         // reference.
         let own = chapter.input.map(|make| make());
@@ -64,9 +66,9 @@ pub fn tour(options: &TourOptions) -> anyhow::Result<()> {
         };
         let rows = run_chapter(chapter, input, options.repeat);
         print_chapter(chapter, &rows, &reference);
-        if chapter.number == 2 {
+        if let Some(note) = chapter.note {
             let walls: Vec<_> = rows.iter().map(|r| (r.variant, r.median_wall)).collect();
-            println!("  {}", crate::chapters::littles_law_note(input, &walls));
+            println!("  {}", note(input, &Config::default(), &walls));
         }
         if own.is_some() {
             println!(
@@ -146,7 +148,9 @@ fn print_chapter(chapter: &Chapter, rows: &[Row], reference: &Report) {
     println!();
     println!(
         "Chapter {} — {} ({})",
-        chapter.number, chapter.title, chapter.crate_dir
+        chapter.number,
+        chapter.title,
+        chapter.crate_dir()
     );
     println!(
         "  {:<10} {:<10} {:<20} {:>10} {:>12} {:>8}",

@@ -1,27 +1,12 @@
 //! Group 4, **memory per operation in flight**: N idle operations, all started and all waiting
 //! at once, as OS threads (sync) or as tasks, each measurement in a child process of its own
-//! (chapter 12's `memory` module; the child is this binary's hidden `idle` subcommand).
-
-use std::process::Command;
+//! (chapter 12's `memory` module; the child is its registered `IDLE_CHILD`).
 
 use ch12_costs::memory::{DEFAULT_COUNT, MemoryRow, measure_memory};
 use pipeline::Variant;
 
 use super::doc::{Doc, Table, bytes};
 use super::{Claim, Ctx, GroupOutput, Step};
-
-/// The child: this very executable, `idle --variant <v> --count <n>`.
-fn launch(variant: Variant, count: usize) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "workshop".into()));
-    command.args([
-        "idle",
-        "--variant",
-        variant.name(),
-        "--count",
-        &count.to_string(),
-    ]);
-    command
-}
 
 fn micros(ns: f64) -> String {
     format!("{:.2} µs", ns / 1e3)
@@ -34,7 +19,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         "{count} idle threads, then {count} idle tasks per runtime, {} child process(es) each",
         ctx.repeats
     ));
-    let rows = measure_memory(&launch, count, ctx.repeats)?;
+    let rows = measure_memory(&ch12_costs::workshop_idle, count, ctx.repeats)?;
     step.finish();
     let mut table = Table::new([
         "variant",

@@ -16,7 +16,7 @@ use super::doc::{Doc, Table};
 use super::{Ctx, GroupOutput, Step};
 use crate::chapters::all_demos;
 use crate::demo::{limited_peak, quiet_panics};
-use crate::text::group_digits;
+use course::text::group_digits;
 
 /// No progress for this long counts as stuck (the `demo` command's default).
 const STALL: Duration = Duration::from_secs(2);

@@ -1,4 +1,5 @@
-//! Number formatting for tables.
+//! Numbers as people read them, in tables and messages (the workshop and the chapters' run
+//! hooks print the same way).
 
 use std::time::Duration;
 
