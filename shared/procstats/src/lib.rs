@@ -7,7 +7,7 @@
 //!
 //! Only Linux has this `/proc`. Elsewhere (macOS, Windows) every reader returns
 //! [`ProcError::NotMeasuredOnThisOs`] — never a panic, never a made-up number — and the caller
-//! shows the figure as not measured. Where the text comes from ([`source`]) is the only part
+//! shows the figure as not measured. Where the text comes from (`source.rs`) is the only part
 //! that depends on the OS; how it is read ([`parse`]) is plain string work, tested on real
 //! `/proc` text on every OS.
 #![forbid(unsafe_code)]
@@ -48,7 +48,11 @@ pub fn reset_peak_rss() -> Result<(), ProcError> {
 /// kernel holds it for each thread outside any process's RSS; since it covers the whole
 /// system, other processes' threads coming and going blur it.
 pub fn kernel_stack_kib() -> Result<u64, ProcError> {
-    parse::kib_field(&source::read("/proc/meminfo")?, "/proc/meminfo", "KernelStack")
+    parse::kib_field(
+        &source::read("/proc/meminfo")?,
+        "/proc/meminfo",
+        "KernelStack",
+    )
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -36,14 +36,7 @@ impl Status {
 pub fn kib_field(text: &str, path: &'static str, name: &'static str) -> Result<u64, ProcError> {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or(ProcError::Missing { path, field: name })
 }
 
@@ -141,12 +134,18 @@ PageTables:         4156 kB
         assert_eq!(kib_field(text, "/proc/meminfo", "Active").unwrap(), 6454672);
         // `VmSize` is not `VmS`, and `VmPeak` (the peak *virtual* size) is not `VmHWM`.
         assert!(kib_field(STATUS, "/proc/self/status", "VmS").is_err());
-        assert_eq!(kib_field(STATUS, "/proc/self/status", "VmPeak").unwrap(), 3060);
+        assert_eq!(
+            kib_field(STATUS, "/proc/self/status", "VmPeak").unwrap(),
+            3060
+        );
     }
 
     #[test]
     fn a_value_without_a_unit_is_read_too() {
-        assert_eq!(kib_field(STATUS, "/proc/self/status", "Threads").unwrap(), 1);
+        assert_eq!(
+            kib_field(STATUS, "/proc/self/status", "Threads").unwrap(),
+            1
+        );
     }
 
     // The three copies this replaces differed here: chapter 12's failed its measurement when a

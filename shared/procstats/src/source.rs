@@ -4,10 +4,10 @@
 //! [`ProcError::NotMeasuredOnThisOs`]: a macOS `/proc` does not exist, and a path that happened
 //! to exist would not mean the same thing.
 
-#[cfg(target_os = "linux")]
-pub(crate) use linux::{count_entries, read, write};
 #[cfg(not(target_os = "linux"))]
 pub(crate) use elsewhere::{count_entries, read, write};
+#[cfg(target_os = "linux")]
+pub(crate) use linux::{count_entries, read, write};
 
 #[cfg(target_os = "linux")]
 mod linux {

@@ -8,7 +8,6 @@ use pipeline::{Config, Variant};
 use testkit::{Pitfall, Verdict, run_demo};
 
 use crate::chapters::{EXPERIMENTS, all_demos, find_demo, find_experiment};
-use crate::measure;
 use crate::text::group_digits;
 
 pub struct DemoOptions {
@@ -60,9 +59,9 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         options.stall
     );
     let cfg = Config::default();
-    let reset = measure::reset_peak_rss();
+    let reset = procstats::reset_peak_rss().is_ok();
     let (verdict, signals) = run_demo(run, &demo.watch, &input, &cfg, options.stall);
-    if let (true, Some(kib)) = (reset, measure::peak_rss_kib()) {
+    if let (true, Ok(kib)) = (reset, procstats::peak_rss_kib()) {
         println!(
             "peak memory of this process during the run: {:.1} MiB",
             kib as f64 / 1024.0
