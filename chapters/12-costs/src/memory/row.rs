@@ -19,7 +19,7 @@ pub struct MemoryRow {
     /// + reply channel (tasks), plus the spawner's handle and sender for it.
     pub rss_per_unit_bytes: f64,
     /// Virtual size added per unit: for threads, the reserved stack and its guard page, plus
-    /// a share of the malloc arenas (see the module docs); where "2 MB per thread" comes from.
+    /// a share of the malloc arenas (see `memory`'s docs); where "2 MB per thread" comes from.
     pub virtual_per_unit_bytes: f64,
     /// Kernel stack added per unit, system-wide (so other processes blur it); `None` where
     /// `/proc/meminfo` has no `KernelStack`.
