@@ -11,9 +11,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pipeline::{Config, Dataset, Input, PipelineError, Variant, error_chain, run_sequential};
+use procstats::{ThreadSampler, peak_rss_kib, reset_peak_rss};
 
 use crate::harness::{self, ChildProcess, Fleet, GRACE, Launcher, Limits};
-use crate::measure::{ThreadSampler, peak_rss_kib, raise_fd_limit, reset_peak_rss};
+use crate::measure::raise_fd_limit;
 use crate::{Model, SERVERS, ServeFn};
 
 /// The connection counts of the live experiment.
@@ -398,15 +399,15 @@ pub fn server_main_with(
         ..Config::default()
     };
     let reference = run_sequential(&input, &cfg)?;
-    let memory = reset_peak_rss();
-    let start_rss_kib = if memory { peak_rss_kib() } else { None };
+    let memory = reset_peak_rss().is_ok();
+    let start_rss_kib = if memory { peak_rss_kib().ok() } else { None };
     let sampler = ThreadSampler::start();
     let started = Instant::now();
     let fleet = Fleet::Process { input, launch };
     let served = harness::serve(serve, connections, fleet, &cfg, EXPERIMENT_LIMITS);
     let wall = started.elapsed();
-    let mut threads_peak = sampler.peak();
-    let peak_rss_kib = if memory { peak_rss_kib() } else { None };
+    let mut threads_peak = sampler.peak().ok();
+    let peak_rss_kib = if memory { peak_rss_kib().ok() } else { None };
     let (records, outcome, fleet_said) = match served {
         Ok(served) => {
             threads_peak = threads_peak.max(served.threads_at_full);

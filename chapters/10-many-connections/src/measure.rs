@@ -1,71 +1,10 @@
-//! What the experiment measures, read from the kernel (Linux; `None` elsewhere): threads
-//! (`/proc/self/task`), resident memory (`VmHWM` in `/proc/self/status`), and the open-file
-//! limit (`getrlimit`, raised with the `rlimit` crate).
+//! The open-file limit the experiment needs and reports (`getrlimit`, raised with the `rlimit`
+//! crate). What it measures of each server process — threads, peak resident memory — comes from
+//! the kernel through the `procstats` crate.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use pipeline::PipelineError;
-
-/// How many threads this process has right now.
-pub fn thread_count() -> Option<usize> {
-    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
-}
-
-/// Resets the kernel's record of this process's peak resident memory (`clear_refs` 5), so that
-/// [`peak_rss_kib`] covers what comes next. False where that is not possible.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// This process's peak resident memory (`VmHWM`), in KiB.
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Watches the thread count every millisecond from a thread of its own until stopped. That
-/// sees threads that live a while; the moment when all of a run's connections are open at once
-/// can be shorter than a millisecond, so the session also counts threads at that moment
-/// ([`crate::Session::serving`]).
-pub struct ThreadSampler {
-    stop: Arc<AtomicBool>,
-    sampler: JoinHandle<Option<usize>>,
-}
-
-impl ThreadSampler {
-    pub fn start() -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let sampler = {
-            let stop = Arc::clone(&stop);
-            thread::spawn(move || {
-                let mut peak = thread_count()?;
-                while !stop.load(Ordering::Relaxed) {
-                    peak = peak.max(thread_count()?);
-                    thread::sleep(Duration::from_millis(1));
-                }
-                Some(peak)
-            })
-        };
-        ThreadSampler { stop, sampler }
-    }
-
-    /// The most threads this process had at once while sampling (the sampler included).
-    pub fn peak(self) -> Option<usize> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.sampler.join().ok().flatten()
-    }
-}
 
 /// The open-file limit, before and after [`raise_fd_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -95,7 +95,7 @@ impl Session {
     pub fn serving(&self) {
         let serving = self.serving.fetch_add(1, Ordering::SeqCst) + 1;
         if serving == self.connections {
-            let threads = crate::measure::thread_count().unwrap_or(0);
+            let threads = procstats::thread_count().unwrap_or(0);
             self.threads_at_full.store(threads, Ordering::SeqCst);
         }
         self.activity.add(1);

@@ -7,11 +7,10 @@ use anyhow::bail;
 use pipeline::{Config, Variant};
 use testkit::{Pitfall, Verdict, run_demo};
 
+use course::text::group_digits;
 use course::{Experiment, ExperimentIo};
 
 use crate::chapters::{all_demos, all_experiments, find_demo, find_experiment};
-use crate::measure;
-use course::text::group_digits;
 
 pub struct DemoOptions {
     pub name: Option<String>,
@@ -62,9 +61,9 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         options.stall
     );
     let cfg = Config::default();
-    let reset = measure::reset_peak_rss();
+    let reset = procstats::reset_peak_rss().is_ok();
     let (verdict, signals) = run_demo(run, &demo.watch, &input, &cfg, options.stall);
-    if let (true, Some(kib)) = (reset, measure::peak_rss_kib()) {
+    if let (true, Ok(kib)) = (reset, procstats::peak_rss_kib()) {
         println!(
             "peak memory of this process during the run: {:.1} MiB",
             kib as f64 / 1024.0
