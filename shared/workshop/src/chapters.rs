@@ -1,7 +1,7 @@
 //! The chapters the workshop knows, each with its table of variants.
 
+use instruments::Demo;
 use pipeline::{Config, Input, PipelineError, Report, RunFn, Variant};
-use testkit::Demo;
 
 pub struct Chapter {
     pub number: u32,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use instruments::{Pitfall, Verdict, run_demo};
 use pipeline::{Config, Variant};
-use testkit::{Pitfall, Verdict, run_demo};
 
 use crate::chapters::{EXPERIMENTS, all_demos, find_demo, find_experiment};
 use crate::measure;
@@ -232,7 +232,7 @@ fn failures(report: &pipeline::Report) -> String {
 }
 
 /// The high-water mark of the gauge an explosion demo is limited by.
-pub fn limited_peak(demo: &testkit::Demo, signals: &testkit::Signals) -> usize {
+pub fn limited_peak(demo: &instruments::Demo, signals: &instruments::Signals) -> usize {
     demo.limited.map_or(0, |name| signals.gauge(name).peak())
 }
 

@@ -126,7 +126,7 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
                     chapter.number
                 );
             }
-            let plan = testkit::FaultPlan::seeded(seed, &input);
+            let plan = instruments::FaultPlan::seeded(seed, &input);
             let fixed = ch06_error_swallowing::WITH_FAULTS
                 .iter()
                 .find(|(v, _, _)| *v == options.variant)
