@@ -38,10 +38,10 @@ use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use instruments::Gauge;
 use pipeline::{
     Config, DatasetSpec, Input, Parsed, PipelineError, Report, RunFn, Variant, run_sequential,
 };
-use testkit::Gauge;
 
 use registry::Latencies;
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};

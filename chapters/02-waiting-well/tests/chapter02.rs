@@ -11,11 +11,12 @@ use ch02_waiting_well::{
     LOOKUPS_IN_FLIGHT, ROUNDS, WATCHED, WatchedFn, chapter_input, experiment, experiment_input,
     littles_law_limit,
 };
+use instruments::Gauge;
 use pipeline::{
     Config, Input, LookupError, PipelineError, Registry, Report, SensorInfo, Variant, error_chain,
     run_sequential,
 };
-use testkit::{Gauge, TEST_DEADLINE, assert_variants_agree, run_with_deadline};
+use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 
 /// Runs one variant under the deadline; returns its result and the peak of look-ups in flight.
 fn run_one(

@@ -47,8 +47,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use instruments::{Demo, DemoCase, Gauge, InFlight, Pitfall, Watch};
 use pipeline::{DatasetSpec, Input, PipelineError, RunFn, Variant};
-use testkit::{Demo, DemoCase, Gauge, InFlight, Pitfall, Watch};
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 

@@ -4,8 +4,9 @@
 //! thread, which they would deadlock if their sync stage blocked it.
 
 use ch03_backpressure::{DEMOS, HYBRIDS, QUEUE_LENGTH, WATCH, write_time};
+use instruments::{DemoFn, Verdict, run_demo};
 use pipeline::{Config, DatasetSpec, Input, Report, Variant, run_sequential};
-use testkit::{DemoFn, TEST_DEADLINE, Verdict, compare_reports, run_demo, run_with_deadline};
+use testkit::{TEST_DEADLINE, compare_reports, run_with_deadline};
 
 /// Batches of 64 lines keep the test inputs small; the report does not depend on the batch size.
 const BATCH: usize = 64;

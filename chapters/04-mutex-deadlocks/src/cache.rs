@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use instruments::LockProbe;
 pub use pipeline::Work;
 use pipeline::{Aggregator, LookupError, PipelineError, Registry, Report, SensorInfo, Sink};
-use testkit::LockProbe;
 
 /// A registry answer, as the cache keeps it (unknown sensors are cached too).
 pub type Lookup = Result<SensorInfo, LookupError>;

@@ -15,7 +15,7 @@
 //! | one consistent lock order | all four | `fixed_lock_order` |
 //! | message passing: a cache-owner thread/task behind a channel, no lock at all | all four | `run_with(Fix::MessagePassing, ..)` |
 //!
-//! Every broken pipeline runs only under the testkit's watchdog (`testkit::run_demo`), which
+//! Every broken pipeline runs only under the watchdog of `instruments::run_demo`, which
 //! watches from *another* thread: a timeout inside a runtime whose only thread is blocked can
 //! never fire (the tests show that too).
 #![forbid(unsafe_code)]
@@ -34,8 +34,8 @@ pub mod variants {
     pub mod smol_rt;
 }
 
+use instruments::{Demo, DemoCase, Pitfall, Watch};
 use pipeline::{Dataset, Input, RunFn, Variant};
-use testkit::{Demo, DemoCase, Pitfall, Watch};
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 

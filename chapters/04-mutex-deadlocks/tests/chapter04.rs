@@ -10,13 +10,11 @@ use std::time::Duration;
 use ch04_mutex_deadlocks::cache::{SensorCache, lookup_scoped};
 use ch04_mutex_deadlocks::variants::{async_std_rt, smol_rt, sync, tokio_rt};
 use ch04_mutex_deadlocks::{DEMOS, Fix, LOCKS, VARIANTS, WATCH};
+use instruments::{DemoFn, LockProbe, Signals, Verdict, run_demo};
 use pipeline::{
     Config, Dataset, FleetRegistry, Input, PipelineError, Report, Variant, error_chain,
 };
-use testkit::{
-    DemoFn, LockProbe, Signals, TEST_DEADLINE, Verdict, assert_variants_agree, run_demo,
-    run_with_deadline,
-};
+use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 
 /// How long a broken demo may make no progress before it counts as stuck. Its deadlock is
 /// permanent, so any stall limit gives the same verdict; short keeps the suite fast.

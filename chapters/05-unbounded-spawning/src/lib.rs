@@ -14,7 +14,7 @@
 //! The registry ([`registry::SlowRegistry`]) takes [`registry::REGISTRY_LATENCY`] per
 //! look-up and refuses requests past [`registry::REGISTRY_CAPACITY`]; a refused look-up
 //! becomes a rejection ("registry overloaded") in the report, counted, never dropped. The
-//! testkit's gauges record how many tasks and requests were ever in flight at once.
+//! gauges from `instruments` record how many tasks and requests were ever in flight at once.
 #![forbid(unsafe_code)]
 
 pub mod registry;
@@ -31,8 +31,8 @@ pub mod variants {
     pub mod smol_rt;
 }
 
+use instruments::{Demo, DemoCase, Pitfall, Watch};
 use pipeline::{DatasetSpec, Input, RunFn, Variant};
-use testkit::{Demo, DemoCase, Pitfall, Watch};
 
 use registry::{REFUSED, REGISTRY_REQUESTS, TASKS_IN_FLIGHT};
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};

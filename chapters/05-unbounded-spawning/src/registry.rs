@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use instruments::{Counter, Gauge, InFlight, Signals};
 use pipeline::{LookupError, Registry, SensorInfo};
-use testkit::{Counter, Gauge, InFlight, Signals};
 
 /// The registry serves at most this many requests at once.
 pub const REGISTRY_CAPACITY: usize = 32;

@@ -11,10 +11,9 @@ use ch05_unbounded_spawning::registry::{
 };
 use ch05_unbounded_spawning::variants::{async_std_rt, smol_rt, sync, tokio_rt};
 use ch05_unbounded_spawning::{WATCH, chapter_input};
+use instruments::{DemoFn, Signals, Verdict, run_demo};
 use pipeline::{Config, Input, PipelineError, RejectReason, Report, Variant, error_chain};
-use testkit::{
-    DemoFn, Signals, TEST_DEADLINE, Verdict, assert_variants_agree, run_demo, run_with_deadline,
-};
+use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 
 type WithLatency = fn(&Input, &Config, &Signals, Duration) -> Result<Report, PipelineError>;
 

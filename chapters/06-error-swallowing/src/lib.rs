@@ -2,8 +2,8 @@
 //!
 //! A task nobody awaits is a task whose errors nobody hears. The enrich stage here runs one
 //! task (or thread) per worker's share of the readings, against a registry with injected
-//! faults (testkit's [`FaultPlan`]): some sensors' look-ups fail, one look-up panics, one sink
-//! write fails. The same plan for all four variants.
+//! faults ([`FaultPlan`], from `instruments`): some sensors' look-ups fail, one look-up
+//! panics, one sink write fails. The same plan for all four variants.
 //!
 //! | variant | broken: fire and forget | fixed: every handle joined |
 //! |---|---|---|
@@ -33,10 +33,10 @@ pub mod variants {
     pub mod smol_rt;
 }
 
+use instruments::{Demo, DemoCase, FaultPlan, Pitfall, Watch};
 use pipeline::{
     Aggregator, Config, DatasetSpec, Input, PipelineError, Report, RunFn, Variant, Work,
 };
-use testkit::{Demo, DemoCase, FaultPlan, Pitfall, Watch};
 
 pub use outcome::{DeadLetter, Lost, Outcome};
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};

@@ -4,8 +4,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use instruments::FaultPlan;
 use pipeline::{Enriched, LookupError, Parsed, Registry, SensorInfo, enrich_with};
-use testkit::FaultPlan;
 
 // ANCHOR: swallowing
 /// BROKEN ON PURPOSE: a failed look-up is skipped — "we'll log it later" — so the reading is

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use instruments::SinkLedger;
 use pipeline::{
     Aggregator, PipelineError, RejectReason, Rejection, Report, Sink, SinkTarget, WindowSummary,
     error_chain,
 };
-use testkit::SinkLedger;
 
 /// A record or a window that could not go where it should, with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,8 +7,9 @@ use std::process::Command;
 
 use ch06_error_swallowing::facts::{self, AfterDrop, PanicSeen};
 use ch06_error_swallowing::{Outcome, VARIANTS, WITH_FAULTS, chapter_input, demo_plan, reference};
+use instruments::FaultPlan;
 use pipeline::{Config, Dataset, Input, RejectReason, Report, Variant};
-use testkit::{FaultPlan, TEST_DEADLINE, assert_variants_agree, run_with_deadline};
+use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 
 fn under_deadline<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
     run_with_deadline(what, TEST_DEADLINE, work).expect_finished(what)

@@ -40,11 +40,11 @@ pub mod variants {
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use instruments::{Counter, Demo, DemoCase, Gauge, Pitfall, Signals, Watch};
 use pipeline::{
     Aggregator, Config, DatasetSpec, Input, LookupError, PipelineError, Report, RunFn, Variant,
     enrich_with, finish, parse_batch, parse_line,
 };
-use testkit::{Counter, Demo, DemoCase, Gauge, Pitfall, Signals, Watch};
 
 pub use checkpoint::{Checkpoint, RunEnd};
 pub use registry::{HangPlan, PlannedRegistry};

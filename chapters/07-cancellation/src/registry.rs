@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use instruments::InFlight;
 use pipeline::{LookupError, Registry, SensorInfo};
-use testkit::InFlight;
 
 use crate::Controls;
 use crate::shutdown::Gate;

@@ -17,13 +17,11 @@ use ch07_cancellation::{
     Controls, DEMOS, HangPlan, RunEnd, STOPPABLE, Shutdown, StopPoint, UntilStopped, VARIANTS,
     WATCH, chapter_input, reference, reference_with,
 };
+use instruments::{Signals, Verdict, run_demo};
 use pipeline::{
     Config, DatasetSpec, Input, RejectReason, Report, Variant, error_chain, parse_line,
 };
-use testkit::{
-    Signals, TEST_DEADLINE, Verdict, assert_variants_agree, compare_reports, run_demo,
-    run_with_deadline,
-};
+use testkit::{TEST_DEADLINE, assert_variants_agree, compare_reports, run_with_deadline};
 
 /// Each variant's fixed run that may be stopped, and its resume.
 const FIXED: [(Variant, UntilStopped, UntilStopped); 4] = STOPPABLE;

@@ -1,5 +1,6 @@
-//! The enrich stage's side of the HTTP registry ([`testkit::RegistryService`]): one look-up is
-//! `GET {registry}/sensors/{id}`, and the answer's status says what it means for the reading.
+//! The enrich stage's side of the HTTP registry ([`registry_service::RegistryService`]): one
+//! look-up is `GET {registry}/sensors/{id}`, and the answer's status says what it means for the
+//! reading.
 //!
 //! The look-up is written once for `reqwest::blocking` ([`lookup_blocking`], the sync variant)
 //! and once for async `reqwest` ([`lookup`], the other three). The two bodies are the same
@@ -14,7 +15,7 @@ use pipeline::{LookupError, Reading, SensorInfo};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-pub use testkit::registry_service::REQUEST_ID;
+pub use registry_service::REQUEST_ID;
 
 /// Attempts per look-up. Only a request that got no answer (a dropped connection, a reset) is
 /// tried again: a `GET` is safe to repeat. An answer — even `500` or `503` — is final.

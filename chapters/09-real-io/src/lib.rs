@@ -1,7 +1,7 @@
 //! # Chapter 9 — real I/O: HTTP and PostgreSQL
 //!
 //! Until now the registry was a function call and the sink a file. Here the enrich stage asks a
-//! real HTTP service ([`testkit::RegistryService`]: axum on its own tokio runtime, with
+//! real HTTP service ([`registry_service::RegistryService`]: axum on its own tokio runtime, with
 //! latency, a capacity and injected faults) and the sink writes to PostgreSQL, each batch in
 //! one transaction with the source checkpoint, so a run that crashes can be restarted and
 //! neither loses nor duplicates a row ([`store`]).
@@ -43,7 +43,7 @@ pub mod variants {
 use std::time::Duration;
 
 use pipeline::{Config, DatasetSpec, Input, PipelineError, Report, RunFn, Variant};
-use testkit::{Latency, RegistryOptions, RegistryService};
+use registry_service::{Latency, RegistryOptions, RegistryService};
 
 pub use store::{BatchPoint, PgRoute, PgTarget};
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};

@@ -27,10 +27,11 @@ use pipeline::{
     Aggregator, Config, DatasetSpec, FleetRegistry, Input, LookupError, Registry, Report, Variant,
     WindowSummary, enrich_with, error_chain, parse_batch, run_sequential,
 };
-use testkit::registry_service::request_key;
+use registry_service::{
+    Fault, Latency, RegistryOptions, RegistryService, ServiceFaults, request_key,
+};
 use testkit::{
-    Fault, Latency, Outcome, RegistryOptions, RegistryService, ServiceFaults, TEST_DEADLINE,
-    TestDatabase, assert_variants_agree, run_with_deadline, test_database,
+    Outcome, TEST_DEADLINE, TestDatabase, assert_variants_agree, run_with_deadline, test_database,
 };
 
 /// 400 lines, committed in eight batches of 50.

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ch03_backpressure::{QUEUE_LENGTH, QueueMeter};
+use instruments::Gauge;
 use pipeline::{Config, DatasetSpec, Input, ReportOnlySink, finish, parse_batch, run_sequential};
-use testkit::{Gauge, run_with_deadline};
+use testkit::run_with_deadline;
 
 use super::{Batch, Sink, run_smol, run_tokio};
 

@@ -16,12 +16,12 @@
 use std::sync::Arc;
 
 use ch05_unbounded_spawning::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
+use instruments::{InFlight, Signals};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
     enrich_with, finish,
 };
 use smol::Executor;
-use testkit::{InFlight, Signals};
 
 /// A reading on its way through the enrich stage. It counts as in flight from the moment your
 /// code takes it out of `records` until its look-up is done.

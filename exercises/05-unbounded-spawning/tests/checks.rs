@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ch05_unbounded_spawning::WATCH;
 use ch05_unbounded_spawning::registry::{REFUSED, REGISTRY_REQUESTS, TASKS_IN_FLIGHT};
+use instruments::{DemoFn, Verdict, run_demo};
 use pipeline::{Config, DatasetSpec, Input, Report, error_chain, run_sequential};
-use testkit::{DemoFn, Verdict, run_demo};
 
 /// The limit the checks ask for: well under the registry's capacity.
 const LIMIT: usize = 8;

@@ -1,7 +1,7 @@
 //! # Exercise 06 — nothing lost without a word (chapter 6)
 //!
-//! The registry fails for some sensors and panics for one reading (testkit's seeded fault
-//! plan). The code below "works": it finishes and returns `Ok`. But readings vanish.
+//! The registry fails for some sensors and panics for one reading (the seeded fault plan
+//! from `instruments`). The code below "works": it finishes and returns `Ok`. But readings vanish.
 //!
 //! 1. **`enrich_batch`** — every reading must come out of it: accepted, or rejected with its
 //!    reason. A failed look-up is a rejection (`enrich_with` does it); a *panicking* look-up
@@ -19,12 +19,12 @@
 use std::sync::Arc;
 
 use ch06_error_swallowing::lookup::batches;
+use instruments::FaultPlan;
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Registry, Report, Work,
     enrich_with, finish,
 };
 use smol::Executor;
-use testkit::FaultPlan;
 
 /// The enrich stage's work on one batch, as the tasks below call it. (The checks swap in a
 /// version with a bug that panics outside the look-up, to see whether anyone notices.)

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use ch06_error_swallowing::lookup::enrich_guarded;
 use ch06_error_swallowing::{chapter_input, demo_plan, reference};
+use instruments::FaultPlan;
 use pipeline::{Config, Input, PipelineError, RejectReason, Report, error_chain, parse_batch};
-use testkit::{FaultPlan, run_with_deadline};
+use testkit::run_with_deadline;
 
 use super::{BatchWork, Runtime, enrich_batch, run_with, your_work};
 

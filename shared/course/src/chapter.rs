@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pipeline::{Config, Input, PipelineError, Report, RunFn, Variant};
-use testkit::Demo;
+use instruments::Demo;
 
 use crate::child::Child;
 use crate::experiment::Experiment;

@@ -1,35 +1,20 @@
-//! What every concurrent test and demo in the workspace uses:
+//! What only tests need (and the workshop's own checks, which are tests run on demand):
 //!
-//! - [`deadline`]: run a closure on its own thread and get back `Finished`, `Hung` or
-//!   `Panicked` within a deadline, so no test and no broken demo can hang a session or CI;
-//! - [`demo`]: a pitfall's broken and fixed pipelines run under a stall watchdog, with a verdict;
-//! - [`faults`]: a seeded fault plan (failing look-ups, a panicking one, a failing sink write);
-//! - [`gauge`]: in-flight gauges with a high-water mark, and event counters;
-//! - [`probe`]: lock probes, so a watcher can say how many wait for each lock;
-//! - [`registry_service`]: the registry as a real HTTP service, with seeded latency, a capacity
-//!   and injected faults, on its own runtime (chapter 9 onwards);
-//! - [`postgres`]: a database of its own for each test: `DATABASE_URL`, or a throwaway cluster
-//!   from the local PostgreSQL binaries, or a visible skip;
 //! - [`compare`]: check that every variant's report equals the reference, with a failure message
-//!   that names the variant and shows the first lines that differ.
+//!   that names the variant and shows the first lines that differ;
+//! - [`postgres`]: a database of its own for each test: `DATABASE_URL`, or a throwaway cluster
+//!   from the local PostgreSQL binaries, or a visible skip.
+//!
+//! The deadline runner lives in `instruments` (the demos and the tour run under it too); it is
+//! re-exported here because every concurrent test runs under it, so a test file can name one
+//! crate for its harness. Everything else a chapter uses at run time (the demo runner, gauges,
+//! probes, fault plans) is named from `instruments`, and the HTTP registry from
+//! `registry-service`: a chapter depends on `testkit` only as a dev-dependency.
 #![forbid(unsafe_code)]
 
 pub mod compare;
-pub mod deadline;
-pub mod demo;
-pub mod faults;
-pub mod gauge;
 pub mod postgres;
-pub mod probe;
-pub mod registry_service;
 
 pub use compare::{REFERENCE, assert_variants_agree, compare_reports};
-pub use deadline::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
-pub use demo::{Demo, DemoCase, DemoFn, Pitfall, Signals, Verdict, Watch, run_demo};
-pub use faults::{FaultPlan, INJECTED_PANIC, SinkLedger};
-pub use gauge::{Counter, Gauge, InFlight};
+pub use instruments::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
 pub use postgres::{TestDatabase, test_database};
-pub use probe::LockProbe;
-pub use registry_service::{
-    Fault, Latency, RegistryOptions, RegistryService, ServiceFaults, ServiceStats,
-};

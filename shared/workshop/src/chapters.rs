@@ -4,7 +4,7 @@
 //! crate under `chapters/` plus one line here (and its dependency in `Cargo.toml`).
 
 use course::{Chapter, Child, Experiment};
-use testkit::Demo;
+use instruments::Demo;
 
 /// Every chapter, in order.
 pub const CHAPTERS: &[&Chapter] = &[

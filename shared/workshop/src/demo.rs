@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use instruments::{Pitfall, Verdict, run_demo};
 use pipeline::{Config, Variant};
-use testkit::{Pitfall, Verdict, run_demo};
 
 use course::text::group_digits;
 use course::{Experiment, ExperimentIo};
@@ -233,7 +233,7 @@ fn failures(report: &pipeline::Report) -> String {
 }
 
 /// The high-water mark of the gauge an explosion demo is limited by.
-pub fn limited_peak(demo: &testkit::Demo, signals: &testkit::Signals) -> usize {
+pub fn limited_peak(demo: &instruments::Demo, signals: &instruments::Signals) -> usize {
     demo.limited.map_or(0, |name| signals.gauge(name).peak())
 }
 

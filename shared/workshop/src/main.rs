@@ -205,8 +205,8 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
 
 /// `registry`: the HTTP registry service, standalone.
 fn registry(port: u16, latency_ms: u64, capacity: usize) -> anyhow::Result<()> {
+    use registry_service::{Latency, RegistryOptions};
     use std::time::Duration;
-    use testkit::registry_service::{Latency, RegistryOptions};
     let latency = match latency_ms {
         0 => Latency::None,
         ms => Latency::LongTail {
@@ -219,7 +219,7 @@ fn registry(port: u16, latency_ms: u64, capacity: usize) -> anyhow::Result<()> {
         capacity,
         ..RegistryOptions::default()
     };
-    testkit::registry_service::serve(port, options)
+    registry_service::serve(port, options)
         .map_err(|e| anyhow::anyhow!("cannot serve the registry on 127.0.0.1:{port}: {e}"))
 }
 

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use instruments::{Outcome, run_with_deadline};
 use pipeline::{Config, DatasetSpec, Input, Report, Variant, error_chain, run_sequential};
-use testkit::{Outcome, REFERENCE, run_with_deadline};
+use testkit::REFERENCE;
 
 use course::Chapter;
 

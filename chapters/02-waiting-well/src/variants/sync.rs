@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::thread;
 
+use instruments::Gauge;
 use pipeline::{
     Aggregator, Config, Enriched, Input, PipelineError, Registry, Report, Work, enrich, finish,
     joined,
 };
-use testkit::Gauge;
 
 use crate::registry::latency;
 use crate::{LOOKUPS_IN_FLIGHT, WorkQueue};

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use tokio::task::JoinError;
 
+use instruments::Gauge;
 use pipeline::{
     Aggregator, Config, Enriched, Input, PipelineError, Registry, Report, Work, enrich, finish,
     panic_message,
 };
-use testkit::Gauge;
 
 use crate::registry::latency;
 use crate::{LOOKUPS_IN_FLIGHT, WorkQueue};

@@ -17,11 +17,11 @@ use futures_lite::FutureExt;
 use smol::channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use smol::{Executor, Task, Timer};
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LineBatch, PipelineError, Progress, Registry, Report,
     enrich_batch, finish, joined, parse_batch,
 };
-use testkit::Signals;
 
 use crate::{QUEUE_LENGTH, Queue, QueueMeter, cause, write_time};
 

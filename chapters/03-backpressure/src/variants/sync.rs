@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::{self, Scope, ScopedJoinHandle};
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Input, LineBatch, PipelineError, Progress, Registry, Report, enrich_batch,
     finish, joined, parse_batch,
 };
-use testkit::Signals;
 
 use crate::{QUEUE_LENGTH, Queue, QueueMeter, cause, write_time};
 

@@ -15,11 +15,11 @@ use tokio::sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSend
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinHandle};
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LineBatch, PipelineError, Progress, Registry, Report,
     enrich_batch, finish, panic_message, parse_batch,
 };
-use testkit::Signals;
 
 use crate::{QUEUE_LENGTH, Queue, QueueMeter, cause, write_time};
 

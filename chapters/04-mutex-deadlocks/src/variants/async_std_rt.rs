@@ -14,10 +14,10 @@ use async_std::sync::{Barrier, Mutex as AsyncMutex};
 use async_std::task;
 use futures_lite::future::zip;
 
+use instruments::{LockProbe, Signals};
 use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Progress, Registry, Report, enrich_with,
 };
-use testkit::{LockProbe, Signals};
 
 use crate::Fix;
 use crate::cache::{

@@ -15,10 +15,10 @@ use smol::Timer;
 use smol::channel::{self, Receiver, Sender};
 use smol::lock::{Barrier, Mutex as AsyncMutex};
 
+use instruments::{LockProbe, Signals};
 use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Progress, Registry, Report, enrich_with,
 };
-use testkit::{LockProbe, Signals};
 
 use crate::Fix;
 use crate::cache::{

@@ -9,11 +9,11 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
+use instruments::{LockProbe, Signals};
 use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Progress, Registry, Report, enrich_with,
     joined,
 };
-use testkit::{LockProbe, Signals};
 
 use crate::Fix;
 use crate::cache::{Lookup, POISONED, SensorCache, SiteStats, WORKERS, Work, count_site, finish};

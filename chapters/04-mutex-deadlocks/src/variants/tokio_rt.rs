@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use tokio::sync::{Barrier, Mutex as AsyncMutex, mpsc, oneshot};
 
+use instruments::{LockProbe, Signals};
 use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Progress, Registry, Report, enrich_with,
 };
-use testkit::{LockProbe, Signals};
 
 use crate::Fix;
 use crate::cache::{

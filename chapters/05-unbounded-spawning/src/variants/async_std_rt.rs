@@ -7,11 +7,11 @@ use std::time::Duration;
 use async_std::task;
 use futures::stream::{self, StreamExt};
 
+use instruments::{Gauge, Signals};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
     enrich_with, finish,
 };
-use testkit::{Gauge, Signals};
 
 use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 

@@ -8,11 +8,11 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use smol::{Executor, Timer};
 
+use instruments::{Gauge, Signals};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
     enrich_with, finish,
 };
-use testkit::{Gauge, Signals};
 
 use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 

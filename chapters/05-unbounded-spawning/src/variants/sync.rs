@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use instruments::{Gauge, Signals};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
     enrich_with, finish, joined,
 };
-use testkit::{Gauge, Signals};
 
 use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 

@@ -7,11 +7,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
 
+use instruments::{Gauge, Signals};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
     enrich_with, finish, panic_message,
 };
-use testkit::{Gauge, Signals};
 
 use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 

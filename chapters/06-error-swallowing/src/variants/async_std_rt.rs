@@ -11,10 +11,10 @@ use async_std::channel;
 use async_std::task;
 use futures::FutureExt;
 
+use instruments::{FaultPlan, Signals};
 use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Registry, Report, Work, panic_message,
 };
-use testkit::{FaultPlan, Signals};
 
 use crate::lookup::{batches, enrich_guarded, enrich_swallowing};
 use crate::outcome::{Outcome, dead_letter_path, deliver, deliver_swallowing};

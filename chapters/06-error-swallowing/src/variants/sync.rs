@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
+use instruments::{FaultPlan, Signals};
 use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Registry, Report, Work, panic_message,
 };
-use testkit::{FaultPlan, Signals};
 
 use crate::lookup::{batches, enrich_guarded, enrich_swallowing};
 use crate::outcome::{Outcome, dead_letter_path, deliver, deliver_swallowing};

@@ -19,11 +19,11 @@ use async_std::task::{self, JoinHandle};
 use futures::FutureExt as _;
 use futures::stream::{self, StreamExt};
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LookupError, Parsed, PipelineError, Progress, Reading,
     Report, SensorInfo, enrich_with, joined, parse_batch,
 };
-use testkit::Signals;
 
 use crate::checkpoint::{self, Checkpoint, End, RunEnd, SourceEnd, Stages};
 use crate::registry::{HANG, LOOKUP_TIMEOUT, MAX_ATTEMPTS, PlannedRegistry};

@@ -16,11 +16,11 @@ use futures_lite::FutureExt as _;
 use smol::channel::{Receiver, Sender, bounded as channel};
 use smol::{Executor, Task, Timer};
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LookupError, Parsed, PipelineError, Progress, Reading,
     Report, SensorInfo, enrich_with, joined, parse_batch,
 };
-use testkit::Signals;
 
 use crate::checkpoint::{self, Checkpoint, End, RunEnd, SourceEnd, Stages};
 use crate::registry::{HANG, LOOKUP_TIMEOUT, MAX_ATTEMPTS, PlannedRegistry};

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Scope, ScopedJoinHandle};
 use std::time::Duration;
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LookupError, Parsed, PipelineError, Progress, Reading,
     Report, SensorInfo, enrich_with, joined, parse_batch,
 };
-use testkit::Signals;
 
 use crate::checkpoint::{self, Checkpoint, End, RunEnd, SourceEnd, Stages};
 use crate::registry::{LOOKUP_TIMEOUT, MAX_ATTEMPTS, PlannedRegistry};

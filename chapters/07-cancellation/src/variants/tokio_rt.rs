@@ -11,11 +11,11 @@ use tokio::sync::mpsc::{Receiver, Sender, channel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LookupError, Parsed, PipelineError, Progress, Reading,
     Report, SensorInfo, enrich_with, panic_message, parse_batch,
 };
-use testkit::Signals;
 
 use crate::checkpoint::{self, Checkpoint, End, RunEnd, SourceEnd, Stages};
 use crate::registry::{HANG, LOOKUP_TIMEOUT, MAX_ATTEMPTS, PlannedRegistry};

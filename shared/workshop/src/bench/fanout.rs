@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use pipeline::Variant;
-use testkit::registry_service::{Latency, RegistryOptions, RegistryService};
+use registry_service::{Latency, RegistryOptions, RegistryService};
 
 use super::doc::{Doc, Table, millis, rate, runs};
 use super::load::{self, Plan, Target};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use pipeline::Variant;
-use testkit::registry_service::{Latency, RegistryOptions, RegistryService, request_key};
+use registry_service::{Latency, RegistryOptions, RegistryService, request_key};
 
 use super::doc::{Doc, Table};
 use super::load::{self, Plan, Target, histogram, record};

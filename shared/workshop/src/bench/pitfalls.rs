@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::bail;
+use instruments::{Demo, Pitfall, Verdict, run_demo};
 use pipeline::{Config, Report, Variant};
-use testkit::{Demo, Pitfall, Verdict, run_demo};
 
 use super::doc::{Doc, Table};
 use super::{Ctx, GroupOutput, Step};

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use pipeline::{PipelineError, Variant};
-use testkit::registry_service::{Latency, REQUEST_ID};
+use registry_service::{Latency, REQUEST_ID};
 
 /// What one request is.
 #[derive(Debug, Clone)]

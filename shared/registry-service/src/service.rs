@@ -1,150 +1,26 @@
-//! The registry as a real HTTP service: what the enrich stage talks to when the I/O is real
-//! (chapter 9 onwards).
-//!
-//! `GET /sensors/{id}` answers for the same fleet as [`pipeline::FleetRegistry`] (or any
-//! [`Registry`] you give it):
-//!
-//! | answer | when |
-//! |---|---|
-//! | `200` `{"site": "...", "offset": 0.1}` | the sensor is known |
-//! | `404` | unknown sensor |
-//! | `503` | over capacity: more than [`RegistryOptions::capacity`] requests in progress |
-//! | `500` | an injected error ([`ServiceFaults`]), or the registry behind it failed |
-//! | no answer | an injected dropped connection: the socket is reset without a response |
-//!
-//! Every answer takes a latency drawn from a seeded [`Latency`] distribution, plus an injected
-//! slow-down for some requests. Which request meets which fault is a pure function of the seed
-//! and the request's `x-request-id` header ([`ServiceFaults::decide`]), so a client that names
-//! its requests (say, by input line and attempt) meets the same faults in every run and in every
-//! variant, whatever order the requests arrive in. Requests without the header are numbered in
-//! arrival order instead.
-//!
-//! The service runs on its own tokio runtime in its own threads ([`RegistryService::start`]),
-//! so sync tests, async tests on any runtime, demos and the tour can all use it. It stops when
-//! the handle is dropped. [`serve`] runs it in the foreground (the workshop's `registry`
-//! command).
+//! The axum service: `GET /sensors/{id}` on a tokio runtime of its own, the handle that stops
+//! it when dropped, and the counts of what it answered.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::{IncomingStream, Listener};
+use instruments::Gauge;
 use pipeline::{FleetRegistry, LookupError, Registry};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use crate::gauge::Gauge;
-
-/// The header whose value decides a request's faults and latency (see [`ServiceFaults::decide`]).
-pub const REQUEST_ID: &str = "x-request-id";
-
-/// How long the service takes to answer, drawn per request from a seeded distribution.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Latency {
-    /// Answer at once.
-    None,
-    /// Always the same.
-    Fixed(Duration),
-    /// Uniform between `min` and `max`.
-    Uniform { min: Duration, max: Duration },
-    /// Log-normal: half the requests take less than `median`, one in a hundred more than `p99`
-    /// — the long tail of a real service. Capped at ten times `p99`.
-    LongTail { median: Duration, p99: Duration },
-}
-
-impl Latency {
-    /// The latency of the request with this `key` (see [`request_key`]): a pure function, so a
-    /// seeded service is reproducible.
-    pub fn sample(&self, seed: u64, key: u64) -> Duration {
-        match *self {
-            Latency::None => Duration::ZERO,
-            Latency::Fixed(d) => d,
-            Latency::Uniform { min, max } => {
-                let (lo, hi) = (min.min(max), max.max(min));
-                lo + (hi - lo).mul_f64(unit(seed, key, SALT_LATENCY))
-            }
-            Latency::LongTail { median, p99 } => {
-                // ln(latency) ~ Normal(mu, sigma): e^mu is the median, e^(mu + 2.326 sigma) the p99.
-                const Z99: f64 = 2.326_347_874;
-                let median_s = median.as_secs_f64().max(1e-9);
-                let sigma = (p99.as_secs_f64().max(median_s) / median_s).ln() / Z99;
-                // Box–Muller: two uniform draws give one standard normal one.
-                let u1 = unit(seed, key, SALT_LATENCY).max(f64::MIN_POSITIVE);
-                let u2 = unit(seed, key, SALT_LATENCY_2);
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                let secs = (median_s * (sigma * z).exp()).min(p99.as_secs_f64() * 10.0);
-                Duration::from_secs_f64(secs)
-            }
-        }
-    }
-}
-
-/// What goes wrong, and for which requests. Rates are per mille of requests, each decided
-/// independently per request from the seed and the request's key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServiceFaults {
-    /// Every look-up of these sensors answers `500`.
-    pub failing_sensors: BTreeSet<String>,
-    /// This many requests in a thousand answer `500`.
-    pub error_per_mille: u32,
-    /// This many requests in a thousand have their connection dropped instead of an answer.
-    pub drop_per_mille: u32,
-    /// This many requests in a thousand take `slow_by` longer.
-    pub slow_per_mille: u32,
-    pub slow_by: Duration,
-}
-
-/// What happens to one request, as [`ServiceFaults::decide`] has it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Answer normally.
-    None,
-    /// Answer `500`.
-    Error,
-    /// Reset the connection without answering.
-    Drop,
-}
-
-impl ServiceFaults {
-    /// No faults at all.
-    pub fn none() -> Self {
-        ServiceFaults::default()
-    }
-
-    /// The fault for the request with this key, and whether it is slowed down. A pure
-    /// function: the same seed and key give the same answer in every run and every process.
-    pub fn decide(&self, seed: u64, key: u64) -> (Fault, bool) {
-        let hit = |per_mille: u32, salt| unit(seed, key, salt) * 1000.0 < f64::from(per_mille);
-        let fault = if hit(self.drop_per_mille, SALT_DROP) {
-            Fault::Drop
-        } else if hit(self.error_per_mille, SALT_ERROR) {
-            Fault::Error
-        } else {
-            Fault::None
-        };
-        (fault, hit(self.slow_per_mille, SALT_SLOW))
-    }
-}
-
-/// The key of a request with this `x-request-id` value: FNV-1a of its bytes.
-pub fn request_key(request_id: &str) -> u64 {
-    request_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+use crate::listener::{KillSwitch, KillableListener};
+use crate::plan::{Fault, Latency, REQUEST_ID, ServiceFaults, request_key};
 
 /// How the service behaves. `Default`: the default fleet, no latency, room for 64 requests at
 /// once, no faults, two threads.
@@ -443,146 +319,6 @@ async fn sensor(
 }
 // ANCHOR_END: handler
 
-/// Lets a handler cut its own connection: a dropped connection is a fault HTTP cannot express
-/// as a response. Shared by the connection's socket ([`KillableStream`]) and its requests.
-#[derive(Debug, Clone, Default)]
-struct KillSwitch(Arc<AtomicBool>);
-
-impl KillSwitch {
-    fn kill(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    fn is_killed(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Connected<IncomingStream<'_, KillableListener>> for KillSwitch {
-    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        stream.remote_addr().1.clone()
-    }
-}
-
-/// A TCP listener whose connections can be killed by their handler.
-struct KillableListener(TcpListener);
-
-impl Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = (SocketAddr, KillSwitch);
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let switch = KillSwitch::default();
-                    let io = KillableStream {
-                        inner: stream,
-                        switch: switch.clone(),
-                    };
-                    return (io, (peer, switch));
-                }
-                // Out of file descriptors and the like: wait a little and go on accepting.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok((self.0.local_addr()?, KillSwitch::default()))
-    }
-}
-
-/// A connection that fails every read and write once killed; the server then drops it, and
-/// with zero linger the peer sees a reset, not an answer.
-struct KillableStream {
-    inner: TcpStream,
-    switch: KillSwitch,
-}
-
-impl KillableStream {
-    fn killed(&self) -> Option<io::Error> {
-        self.switch.is_killed().then(|| {
-            let _ = self.inner.set_zero_linger();
-            io::Error::new(io::ErrorKind::ConnectionReset, "injected fault: dropped")
-        })
-    }
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Some(e) = this.killed() {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Some(e) = this.killed() {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Some(e) = this.killed() {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut this.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Some(e) = this.killed() {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-const SALT_LATENCY: u64 = 1;
-const SALT_LATENCY_2: u64 = 2;
-const SALT_ERROR: u64 = 3;
-const SALT_DROP: u64 = 4;
-const SALT_SLOW: u64 = 5;
-
-/// A uniform draw in [0, 1) from (seed, key, salt): splitmix64, a pure function.
-fn unit(seed: u64, key: u64, salt: u64) -> f64 {
-    let mut z = seed
-        .wrapping_add(key.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_add(salt.wrapping_mul(0xd1b5_4a32_d192_ed03));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,31 +454,6 @@ mod tests {
             }
         }
         assert!(slowed > 0 && fast > 0, "{slowed} slowed, {fast} not");
-    }
-
-    #[test]
-    fn latency_distributions_have_the_shape_they_promise() {
-        let percentile = |latency: Latency, p: usize| {
-            let mut samples: Vec<Duration> = (0..10_000).map(|k| latency.sample(42, k)).collect();
-            samples.sort();
-            samples[p * samples.len() / 100]
-        };
-        let ms = Duration::from_millis;
-        let tail = Latency::LongTail {
-            median: ms(2),
-            p99: ms(40),
-        };
-        let (p50, p99) = (percentile(tail, 50), percentile(tail, 99));
-        assert!(p50 > ms(1) && p50 < ms(3), "median {p50:?}");
-        assert!(p99 > ms(25) && p99 < ms(60), "p99 {p99:?}");
-        let uniform = Latency::Uniform {
-            min: ms(1),
-            max: ms(3),
-        };
-        let (lo, hi) = (percentile(uniform, 0), percentile(uniform, 99));
-        assert!(lo >= ms(1) && hi < ms(3), "{lo:?}..{hi:?}");
-        assert_eq!(tail.sample(42, 9), tail.sample(42, 9), "a pure function");
-        assert_ne!(tail.sample(42, 9), tail.sample(43, 9), "the seed matters");
     }
 
     #[test]
