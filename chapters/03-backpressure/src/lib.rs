@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pipeline::{DatasetSpec, Input, PipelineError, RunFn, Variant};
+use pipeline::{DatasetSpec, Input, RunFn, Variant};
 use testkit::{Demo, DemoCase, Gauge, InFlight, Pitfall, Watch};
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
@@ -172,24 +172,6 @@ impl QueueReader {
     }
 }
 // ANCHOR_END: meter
-
-/// The error that explains a failed run, from the stages' errors in pipeline order: the first
-/// that is not [`PipelineError::ChannelClosed`] (a stage whose neighbour died fails with that:
-/// a symptom), else the first.
-///
-/// # Panics
-/// If there is no error at all (a bug in the caller).
-pub fn cause(errors: impl IntoIterator<Item = Option<PipelineError>>) -> PipelineError {
-    let (symptoms, causes): (Vec<_>, Vec<_>) = errors
-        .into_iter()
-        .flatten()
-        .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
-    causes
-        .into_iter()
-        .chain(symptoms)
-        .next()
-        .expect("at least one stage failed")
-}
 
 // ANCHOR: variants
 /// The fixed pipelines (bounded channels), in the canonical order, for the tests and the tour.

@@ -17,6 +17,7 @@ use ch07_cancellation::{
     Controls, DEMOS, HangPlan, RunEnd, STOPPABLE, Shutdown, StopPoint, UntilStopped, VARIANTS,
     WATCH, chapter_input, reference, reference_with,
 };
+use pipeline::seeded::PerMille;
 use pipeline::{
     Config, DatasetSpec, Input, RejectReason, Report, Variant, error_chain, parse_line,
 };
@@ -345,10 +346,12 @@ fn stop_config() -> Config {
 /// Fewer hangs than the chapter's plan, so that 400 stop-and-resume runs stay quick: on the
 /// stop input, one reading (line 129) hangs once and is retried.
 const STOP_PLAN: HangPlan = HangPlan {
-    seed: 17,
-    once_per_mille: 3,
-    twice_per_mille: 0,
-    always_per_mille: 0,
+    calls: PerMille {
+        seed: 17,
+        once_per_mille: 3,
+        twice_per_mille: 0,
+        always_per_mille: 0,
+    },
 };
 
 /// Fifty seeded stop points among the lines that reach the registry. Each is at least
