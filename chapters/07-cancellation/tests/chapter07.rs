@@ -17,7 +17,7 @@ use ch07_cancellation::{
     Controls, DEMOS, HangPlan, RunEnd, STOPPABLE, Shutdown, StopPoint, UntilStopped, VARIANTS,
     WATCH, chapter_input, reference, reference_with,
 };
-use pipeline::seeded::PerMille;
+use pipeline::seeded::{PerMille, mix};
 use pipeline::{
     Config, DatasetSpec, Input, RejectReason, Report, Variant, error_chain, parse_line,
 };
@@ -369,13 +369,12 @@ fn stop_points(input: &Input, cfg: &Config) -> Vec<u64> {
         .into_iter()
         .filter(|&l| l <= last)
         .collect();
+    // SplitMix64: the state steps by the golden gamma, and `mix` finishes each step.
     let mut state = 2024u64;
     let mut next = move || {
+        let drawn = mix(state);
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        drawn
     };
     for i in (1..candidates.len()).rev() {
         candidates.swap(i, (next() % (i as u64 + 1)) as usize);

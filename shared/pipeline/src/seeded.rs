@@ -1,6 +1,8 @@
-//! Seeded, clock-free choices: which registry calls hang is a pure function of a seed, the
-//! reading's line and the attempt number. So the same calls hang in every variant, on every
-//! machine, on a real clock or a fake one, and the variants' reports can agree to the byte.
+//! Seeded, clock-free choices. How long a call takes, whether it hangs, how long a write lasts:
+//! each is a pure function of a seed and of what is being decided about (a reading's line, an
+//! attempt, a batch's number), hashed with [`mix`] — never of a clock or a shared random state.
+//! So the same choices come out in every variant, on every machine, on a real clock or a fake
+//! one, and the variants' reports can agree to the byte.
 
 use std::time::Duration;
 
