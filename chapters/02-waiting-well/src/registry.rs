@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use pipeline::seeded::mix;
 use pipeline::{Input, Parsed, parse_batch};
 
 /// The seed of every latency in this chapter.
@@ -39,21 +40,13 @@ pub fn latency(line: u64) -> Duration {
 }
 
 pub fn latency_with_seed(seed: u64, line: u64) -> Duration {
-    let hash = splitmix64(seed ^ splitmix64(line));
+    let hash = mix(seed ^ mix(line));
     let slow = hash.is_multiple_of(SLOW_ONE_IN);
     let (low, high) = if slow { SLOW } else { FAST };
     let span = (high - low).as_micros() as u64;
     low + Duration::from_micros((hash >> 32) % (span + 1))
 }
 // ANCHOR_END: latency
-
-/// SplitMix64's finalizer: a fast, well-mixed 64-bit hash (Steele, Lea and Flood, 2014).
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// The latencies a run on an input will see: one per reading that parses (a malformed line is
 /// rejected before the enrich stage and never reaches the registry; a reading of an unknown

@@ -48,7 +48,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use instruments::{Demo, DemoCase, Gauge, InFlight, Pitfall, Watch};
-use pipeline::{DatasetSpec, Input, PipelineError, RunFn, Variant};
+use pipeline::seeded::mix;
+use pipeline::{DatasetSpec, Input, RunFn, Variant};
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 
@@ -89,18 +90,10 @@ pub const WRITE_SEED: u64 = 3;
 /// How long the sink takes to write the `n`th batch it takes (from 1): 1–3 ms, a pure function
 /// of ([`WRITE_SEED`], `n`), so every variant and every run waits out the same times.
 pub fn write_time(n: u64) -> Duration {
-    let hash = splitmix64(WRITE_SEED ^ splitmix64(n));
+    let hash = mix(WRITE_SEED ^ mix(n));
     Duration::from_micros(1_000 + hash % 2_001)
 }
 // ANCHOR_END: write_time
-
-/// SplitMix64's finalizer: a fast, well-mixed 64-bit hash (Steele, Lea and Flood, 2014).
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 // ANCHOR: meter
 /// How many batches wait in a channel with one receiver. The sender calls [`sent`] once each
@@ -172,24 +165,6 @@ impl QueueReader {
     }
 }
 // ANCHOR_END: meter
-
-/// The error that explains a failed run, from the stages' errors in pipeline order: the first
-/// that is not [`PipelineError::ChannelClosed`] (a stage whose neighbour died fails with that:
-/// a symptom), else the first.
-///
-/// # Panics
-/// If there is no error at all (a bug in the caller).
-pub fn cause(errors: impl IntoIterator<Item = Option<PipelineError>>) -> PipelineError {
-    let (symptoms, causes): (Vec<_>, Vec<_>) = errors
-        .into_iter()
-        .flatten()
-        .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
-    causes
-        .into_iter()
-        .chain(symptoms)
-        .next()
-        .expect("at least one stage failed")
-}
 
 // ANCHOR: variants
 /// The fixed pipelines (bounded channels), in the canonical order, for the tests and the tour.

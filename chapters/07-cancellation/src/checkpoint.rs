@@ -198,23 +198,16 @@ pub fn conclude(
 // ANCHOR_END: conclude
 
 impl Stages {
-    /// The source's end and the aggregator, or the error that explains the failure: the first
-    /// that is not a closed channel (a symptom of a stage further down having stopped).
+    /// The source's end and the aggregator, or the error that explains the failure
+    /// ([`pipeline::cause_of`] the stages' errors).
     pub fn into_result(self) -> Result<(SourceEnd, Aggregator), PipelineError> {
         match (self.source, self.enrich, self.aggregate) {
             (Ok(source), Ok(()), Ok(aggregator)) => Ok((source, aggregator)),
-            (source, enrich, aggregate) => {
-                let errors = [source.err(), enrich.err(), aggregate.err()];
-                let (symptoms, causes): (Vec<_>, Vec<_>) = errors
-                    .into_iter()
-                    .flatten()
-                    .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
-                Err(causes
-                    .into_iter()
-                    .chain(symptoms)
-                    .next()
-                    .expect("at least one stage failed"))
-            }
+            (source, enrich, aggregate) => Err(pipeline::cause_of([
+                source.err(),
+                enrich.err(),
+                aggregate.err(),
+            ])),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The registry of this chapter: it usually answers at once, but some calls never answer.
 //!
 //! Which calls hang is a pure, seeded function of the reading's line and the attempt number
-//! ([`HangPlan`]), not of a clock: so the readings that time out are the same in every variant
+//! ([`HangPlan`], after [`PerMille`]), not of a clock: so the readings that time out are the same in every variant
 //! and on every machine, and four reports can agree to the byte. A look-up gives each attempt
 //! [`LOOKUP_TIMEOUT`], tries at most [`MAX_ATTEMPTS`] times with a seeded backoff between
 //! attempts, and a reading whose every attempt hangs is rejected ("registry timed out").
@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use instruments::InFlight;
+use pipeline::seeded::{PerMille, mix};
 use pipeline::{LookupError, Registry, SensorInfo};
 
 use crate::Controls;
@@ -32,7 +33,7 @@ pub const MAX_ATTEMPTS: u32 = 4;
 /// of whole milliseconds below `BACKOFF_BASE`.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(4);
 /// How long a hung async call sleeps: for ever, as far as a run is concerned.
-pub const HANG: Duration = Duration::from_secs(3600);
+pub use pipeline::seeded::HANG;
 // ANCHOR_END: constants
 
 /// Signal names, as the demos' signals know them.
@@ -40,67 +41,46 @@ pub const ATTEMPTS_TIMED_OUT: &str = "look-up attempts timed out";
 pub const HUNG_CALLS: &str = "hung registry calls";
 pub const LEFT_BLOCKED: &str = "calls still blocked at the end of the run";
 
-/// Which registry calls hang: a reading's first `hangs(line)` attempts hang, the rest answer.
-/// Per thousand readings, about `once` hang once, `twice` twice and `always` on every attempt.
+/// Which registry calls hang ([`PerMille`]: per thousand readings, a seeded share hang once,
+/// twice or on every attempt), and the seeded backoff between a reading's attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HangPlan {
-    pub seed: u64,
-    pub once_per_mille: u32,
-    pub twice_per_mille: u32,
-    pub always_per_mille: u32,
+    pub calls: PerMille,
 }
 
 impl HangPlan {
     /// The chapter's plan: on its 2,000-line input, a few dozen hung attempts and a handful of
     /// readings that time out.
     pub const CHAPTER: HangPlan = HangPlan {
-        seed: 7,
-        once_per_mille: 12,
-        twice_per_mille: 4,
-        always_per_mille: 3,
+        calls: PerMille {
+            seed: 7,
+            once_per_mille: 12,
+            twice_per_mille: 4,
+            always_per_mille: 3,
+        },
     };
 
     /// No call ever hangs.
     pub const NONE: HangPlan = HangPlan {
-        seed: 0,
-        once_per_mille: 0,
-        twice_per_mille: 0,
-        always_per_mille: 0,
+        calls: PerMille::NONE,
     };
 
     /// How many of the reading at `line`'s attempts hang (`MAX_ATTEMPTS`: all of them).
     pub fn hangs(&self, line: u64) -> u32 {
-        let draw = (mix(self.seed ^ mix(line)) % 1000) as u32;
-        if draw < self.always_per_mille {
-            MAX_ATTEMPTS
-        } else if draw < self.always_per_mille + self.twice_per_mille {
-            2
-        } else if draw < self.always_per_mille + self.twice_per_mille + self.once_per_mille {
-            1
-        } else {
-            0
-        }
+        self.calls.hung_attempts(line).min(MAX_ATTEMPTS)
     }
 
-    /// Whether attempt `attempt` (0-based) of the reading at `line` hangs.
+    /// Whether attempt `attempt` (1 = the first) of the reading at `line` hangs.
     pub fn hangs_on(&self, line: u64, attempt: u32) -> bool {
-        attempt < self.hangs(line)
+        self.calls.hangs(line, attempt)
     }
 
     /// The pause before attempt `attempt` (1-based retry number) of the reading at `line`.
     pub fn backoff(&self, line: u64, attempt: u32) -> Duration {
         let base = BACKOFF_BASE.as_millis() as u64;
-        let jitter = mix(self.seed ^ mix(line) ^ u64::from(attempt).rotate_left(32)) % base;
+        let jitter = mix(self.calls.seed ^ mix(line) ^ u64::from(attempt).rotate_left(32)) % base;
         Duration::from_millis(base * (1 << attempt.saturating_sub(1)) + jitter)
     }
-}
-
-/// SplitMix64's finaliser: a fixed, well-spread function of its input.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The registry one run talks to: the fleet behind a [`HangPlan`], plus the run's stop point
@@ -129,8 +109,10 @@ impl PlannedRegistry {
         self.controls.shutdown.reached(line)
     }
 
+    /// Whether attempt `attempt` of the reading at `line` hangs. The variants' loops count
+    /// attempts from 0 (`0..MAX_ATTEMPTS`); the plan counts them from 1.
     pub fn hangs(&self, line: u64, attempt: u32) -> bool {
-        self.controls.plan.hangs_on(line, attempt)
+        self.controls.plan.hangs_on(line, attempt + 1)
     }
 
     pub fn backoff(&self, line: u64, attempt: u32) -> Duration {
@@ -197,23 +179,36 @@ impl Drop for ReleaseOnDrop<'_> {
 mod tests {
     use super::*;
 
+    /// The rates themselves are `pipeline::seeded`'s test, on this plan's numbers. Here: a
+    /// reading hangs on its first `hangs(line)` attempts, "always" is every attempt, and the
+    /// variants' 0-based attempt `a` is the plan's attempt `a + 1`.
     #[test]
-    fn the_plan_is_a_pure_function_with_roughly_its_rates() {
+    fn a_reading_hangs_on_its_first_attempts_counted_the_variants_way() {
         let plan = HangPlan::CHAPTER;
-        let counts =
-            (1..=100_000u64).fold([0u32; MAX_ATTEMPTS as usize + 1], |mut counts, line| {
-                counts[plan.hangs(line) as usize] += 1;
-                counts
-            });
-        assert_eq!(plan.hangs(1234), plan.hangs(1234));
-        // 12‰, 4‰, 3‰ of 100,000, within a generous margin
-        assert!((1000..1400).contains(&counts[1]), "{counts:?}");
-        assert!((300..500).contains(&counts[2]), "{counts:?}");
-        assert!(
-            (200..400).contains(&counts[MAX_ATTEMPTS as usize]),
-            "{counts:?}"
+        let registry = PlannedRegistry::new(
+            Arc::new(pipeline::FleetRegistry::default()),
+            &Controls::new(crate::Shutdown::new()),
         );
-        assert!(HangPlan::NONE.hangs(1234) == 0);
+        let mut seen = [0u32; MAX_ATTEMPTS as usize + 1];
+        for line in 1..=20_000u64 {
+            let hangs = plan.hangs(line);
+            seen[hangs as usize] += 1;
+            for attempt in 0..MAX_ATTEMPTS {
+                assert_eq!(
+                    registry.hangs(line, attempt),
+                    attempt < hangs,
+                    "line {line}"
+                );
+                assert_eq!(
+                    plan.hangs_on(line, attempt + 1),
+                    attempt < hangs,
+                    "line {line}"
+                );
+            }
+        }
+        assert_eq!(seen[3], 0, "{seen:?}");
+        assert!(seen[1] > 0 && seen[2] > 0 && seen[4] > 0, "{seen:?}");
+        assert_eq!(HangPlan::NONE.hangs(1234), 0);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use ch07_cancellation::{
     WATCH, chapter_input, reference, reference_with,
 };
 use instruments::{Signals, Verdict, run_demo};
+use pipeline::seeded::{PerMille, mix};
 use pipeline::{
     Config, DatasetSpec, Input, RejectReason, Report, Variant, error_chain, parse_line,
 };
@@ -343,10 +344,12 @@ fn stop_config() -> Config {
 /// Fewer hangs than the chapter's plan, so that 400 stop-and-resume runs stay quick: on the
 /// stop input, one reading (line 129) hangs once and is retried.
 const STOP_PLAN: HangPlan = HangPlan {
-    seed: 17,
-    once_per_mille: 3,
-    twice_per_mille: 0,
-    always_per_mille: 0,
+    calls: PerMille {
+        seed: 17,
+        once_per_mille: 3,
+        twice_per_mille: 0,
+        always_per_mille: 0,
+    },
 };
 
 /// Fifty seeded stop points among the lines that reach the registry. Each is at least
@@ -364,13 +367,12 @@ fn stop_points(input: &Input, cfg: &Config) -> Vec<u64> {
         .into_iter()
         .filter(|&l| l <= last)
         .collect();
+    // SplitMix64: the state steps by the golden gamma, and `mix` finishes each step.
     let mut state = 2024u64;
     let mut next = move || {
+        let drawn = mix(state);
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        drawn
     };
     for i in (1..candidates.len()).rev() {
         candidates.swap(i, (next() % (i as u64 + 1)) as usize);

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use pipeline::seeded::mix;
 use pipeline::window::WINDOW_SECS;
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Registry, Report, enrich_batch,
@@ -177,12 +178,4 @@ fn fnv1a(bytes: &[u8], window_start: i64) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
-}
-
-/// splitmix64's finalizer: every output bit depends on every input bit.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

@@ -174,9 +174,8 @@ pub fn trace_rejection(record: &Enriched) {
 }
 // ANCHOR_END: rejected
 
-/// The stages' results, or the error that explains the failure: the first error that is not
-/// [`PipelineError::ChannelClosed`] (a symptom of a stage downstream having stopped), in
-/// pipeline order.
+/// The stages' results, or the error that explains the failure ([`pipeline::cause_of`] the
+/// stages' errors).
 pub fn joined_stages(
     source: Result<u64, PipelineError>,
     enrich: Result<(), PipelineError>,
@@ -184,18 +183,11 @@ pub fn joined_stages(
 ) -> Result<(u64, Aggregator), PipelineError> {
     match (source, enrich, aggregate) {
         (Ok(lines_read), Ok(()), Ok(aggregator)) => Ok((lines_read, aggregator)),
-        (source, enrich, aggregate) => {
-            let errors = [source.err(), enrich.err(), aggregate.err()];
-            let (symptoms, causes): (Vec<_>, Vec<_>) = errors
-                .into_iter()
-                .flatten()
-                .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
-            Err(causes
-                .into_iter()
-                .chain(symptoms)
-                .next()
-                .expect("at least one stage failed"))
-        }
+        (source, enrich, aggregate) => Err(pipeline::cause_of([
+            source.err(),
+            enrich.err(),
+            aggregate.err(),
+        ])),
     }
 }
 

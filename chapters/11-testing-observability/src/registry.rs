@@ -11,10 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pipeline::seeded::PerMille;
 use pipeline::{LookupError, Reading, Registry, SensorInfo};
 
 /// How long a call that "never answers" takes: for ever, as far as any look-up is concerned.
-pub const HANG: Duration = Duration::from_secs(3600);
+pub use pipeline::seeded::HANG;
 
 // ANCHOR: retry
 /// The look-up's patience: a timeout per attempt, a number of attempts, a doubling backoff.
@@ -86,12 +87,7 @@ impl Retry {
 pub enum LatencyPlan {
     /// A seeded share of readings never get an answer to their first attempt, or their first
     /// two, or any of them (per thousand readings); every other call answers at once.
-    Seeded {
-        seed: u64,
-        once_per_mille: u32,
-        twice_per_mille: u32,
-        always_per_mille: u32,
-    },
+    Seeded(PerMille),
     /// Every reading's attempts take these latencies, in order; later attempts answer at once.
     Script(Arc<[Duration]>),
 }
@@ -99,12 +95,12 @@ pub enum LatencyPlan {
 impl LatencyPlan {
     /// The chapter's plan: on its 1,000-line input, a few dozen attempts time out and a few
     /// readings get no answer at all.
-    pub const CHAPTER: LatencyPlan = LatencyPlan::Seeded {
+    pub const CHAPTER: LatencyPlan = LatencyPlan::Seeded(PerMille {
         seed: 11,
         once_per_mille: 15,
         twice_per_mille: 5,
         always_per_mille: 4,
-    };
+    });
 
     /// Every call answers at once.
     pub fn instant() -> LatencyPlan {
@@ -114,23 +110,8 @@ impl LatencyPlan {
     /// How long attempt `attempt` (1-based) for the reading at `line` takes to answer.
     pub fn latency(&self, line: u64, attempt: u32) -> Duration {
         match self {
-            LatencyPlan::Seeded {
-                seed,
-                once_per_mille,
-                twice_per_mille,
-                always_per_mille,
-            } => {
-                let draw = (mix(seed ^ mix(line)) % 1000) as u32;
-                let slow_attempts = if draw < *always_per_mille {
-                    u32::MAX
-                } else if draw < always_per_mille + twice_per_mille {
-                    2
-                } else if draw < always_per_mille + twice_per_mille + once_per_mille {
-                    1
-                } else {
-                    0
-                };
-                if attempt <= slow_attempts {
+            LatencyPlan::Seeded(plan) => {
+                if plan.hangs(line, attempt) {
                     HANG
                 } else {
                     Duration::ZERO
@@ -148,14 +129,6 @@ impl LatencyPlan {
     pub fn gives_up(&self, line: u64, retry: &Retry) -> bool {
         (1..=retry.attempts).all(|attempt| self.latency(line, attempt) > retry.timeout)
     }
-}
-
-/// SplitMix64's finaliser: a fixed, well-spread function of its input.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The fleet behind a latency plan, with a bug that can be switched on.

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use pipeline::{Config, Input, PipelineError, Report, RunFn, Variant};
 use instruments::Demo;
+use pipeline::{Config, Input, PipelineError, Report, RunFn, Variant};
 
 use crate::child::Child;
 use crate::experiment::Experiment;

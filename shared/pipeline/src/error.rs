@@ -31,8 +31,7 @@ pub enum PipelineError {
     #[error("stage `{stage}` was cancelled before it finished")]
     StageCancelled { stage: &'static str },
     /// A stage could not hand its output on because the next stage had already stopped. This is
-    /// a symptom; [`crate::StageResults::into_report`] reports the downstream cause instead
-    /// whenever there is one.
+    /// a symptom; [`crate::cause_of`] picks the downstream cause instead whenever there is one.
     #[error("stage `{stage}` stopped early: the next stage is gone")]
     ChannelClosed { stage: &'static str },
     /// A stage gave up waiting (an in-runtime timeout fired).

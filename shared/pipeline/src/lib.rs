@@ -18,11 +18,13 @@
 
 pub mod config;
 pub mod dataset;
+pub mod enrich;
 pub mod error;
 pub mod input;
 pub mod reading;
 pub mod registry;
 pub mod report;
+pub mod seeded;
 pub mod sink;
 pub mod stages;
 pub mod variant;
@@ -30,15 +32,13 @@ pub mod window;
 
 pub use config::{Config, Progress};
 pub use dataset::{Dataset, DatasetSpec};
+pub use enrich::{Enriched, EnrichedReading, enrich, enrich_batch, enrich_with};
 pub use error::{PipelineError, error_chain, panic_message};
 pub use input::{Input, LineBatch, RawLine};
-pub use reading::{Field, Reading, RejectReason, Rejection, parse_batch, parse_line};
-pub use registry::{
-    EnrichedReading, FleetRegistry, LookupError, Registry, SensorInfo, enrich, enrich_batch,
-    enrich_with,
-};
+pub use reading::{Field, Parsed, Reading, RejectReason, Rejection, parse_batch, parse_line};
+pub use registry::{FleetRegistry, LookupError, Registry, SensorInfo};
 pub use report::Report;
 pub use sink::{JsonLinesSink, ReportOnlySink, Sink, SinkTarget};
-pub use stages::{Enriched, Parsed, StageResults, Work, finish, joined, run_sequential};
+pub use stages::{StageResults, Work, cause_of, finish, joined, run_sequential};
 pub use variant::{RunFn, Variant};
 pub use window::{Aggregator, Tally, WindowSummary};

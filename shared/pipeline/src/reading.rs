@@ -8,7 +8,6 @@ use std::fmt;
 use std::num::IntErrorKind;
 
 use crate::input::{LineBatch, RawLine};
-use crate::stages::Parsed;
 
 /// The longest sensor id we accept, in bytes.
 pub const MAX_SENSOR_ID_LEN: usize = 32;
@@ -34,6 +33,9 @@ pub struct Reading {
     /// Raw value in sensor units, before calibration.
     pub value: f64,
 }
+
+/// Parse stage output: a reading, or why the line was rejected.
+pub type Parsed = Result<Reading, Rejection>;
 
 /// Which part of a line a rejection is about.
 #[derive(

@@ -2,12 +2,10 @@
 //!
 //! Chapter 1 uses [`FleetRegistry`], an in-process, deterministic directory. Later chapters put
 //! the same contract behind latency, faults and a real HTTP service; the enrich stage's logic
-//! ([`enrich`]) stays the same.
+//! ([`crate::enrich()`], in `enrich.rs`) stays the same. This module knows nothing of readings:
+//! it answers for a sensor id.
 
 use std::sync::Arc;
-
-use crate::reading::{Reading, RejectReason, Rejection};
-use crate::stages::{Enriched, Parsed};
 
 /// What the registry knows about a sensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +16,8 @@ pub struct SensorInfo {
     pub offset: f64,
 }
 
-/// Why a lookup failed.
+/// Why a lookup failed. (The rejection a reading gets for each: [`LookupError::reason`], with
+/// the enrich stage.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
     #[error("unknown sensor")]
@@ -37,33 +36,9 @@ pub enum LookupError {
     Panicked,
 }
 
-impl LookupError {
-    /// The rejection reason a reading gets when its look-up fails this way.
-    pub fn reason(&self) -> RejectReason {
-        match self {
-            LookupError::UnknownSensor => RejectReason::UnknownSensor,
-            LookupError::Overloaded => RejectReason::RegistryOverloaded,
-            LookupError::Failed => RejectReason::RegistryFailed,
-            LookupError::TimedOut => RejectReason::RegistryTimedOut,
-            LookupError::Panicked => RejectReason::LookupPanicked,
-        }
-    }
-}
-
 /// The registry contract. `Send + Sync` so that threads and tasks can share one behind an `Arc`.
 pub trait Registry: Send + Sync + 'static {
     fn lookup(&self, sensor_id: &str) -> Result<SensorInfo, LookupError>;
-}
-
-/// A reading after enrichment: calibrated, with its site.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EnrichedReading {
-    pub line: u64,
-    pub sensor_id: String,
-    pub site: Arc<str>,
-    pub timestamp: i64,
-    /// Raw value plus the sensor's calibration offset.
-    pub value: f64,
 }
 
 /// The fleet: sensors `s-0000` up to `s-{size-1}` (four digits), spread over seven sites, each
@@ -125,35 +100,6 @@ impl Registry for FleetRegistry {
     }
 }
 
-/// The enrich stage's work on one reading.
-pub fn enrich(registry: &dyn Registry, reading: Reading) -> Enriched {
-    let found = registry.lookup(&reading.sensor_id);
-    enrich_with(reading, found)
-}
-
-/// Enriches a reading with a look-up result obtained elsewhere (a cache, an async registry, a
-/// cache-owner task): the same calibration and the same rejection as [`enrich`].
-pub fn enrich_with(reading: Reading, found: Result<SensorInfo, LookupError>) -> Enriched {
-    match found {
-        Ok(info) => Ok(EnrichedReading {
-            line: reading.line,
-            site: info.site,
-            timestamp: reading.timestamp,
-            value: reading.value + info.offset,
-            sensor_id: reading.sensor_id,
-        }),
-        Err(error) => Err(Rejection::lookup_failed(&reading, error.reason())),
-    }
-}
-
-/// The enrich stage's work on one batch: readings are looked up, rejections pass through.
-pub fn enrich_batch(registry: &dyn Registry, batch: Vec<Parsed>) -> Vec<Enriched> {
-    batch
-        .into_iter()
-        .map(|parsed| parsed.and_then(|reading| enrich(registry, reading)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,22 +116,5 @@ mod tests {
                 "{unknown}"
             );
         }
-    }
-
-    #[test]
-    fn enrich_calibrates_and_rejects_unknown_sensors() {
-        let fleet = FleetRegistry::new(20);
-        let reading = |id: &str| Reading {
-            line: 9,
-            sensor_id: id.into(),
-            timestamp: 60,
-            value: 10.0,
-        };
-        let ok = enrich(&fleet, reading("s-0013")).unwrap();
-        assert_eq!(&*ok.site, SITES[13 % 7]);
-        assert_eq!(ok.value, 10.0 + (2.0 / 10.0 - 0.5));
-        let err = enrich(&fleet, reading("s-0020")).unwrap_err();
-        assert_eq!(err.reason, RejectReason::UnknownSensor);
-        assert_eq!(err.line, 9);
     }
 }

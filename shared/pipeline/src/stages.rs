@@ -1,18 +1,13 @@
-//! What flows between stages, and how the stages' results become one [`Report`] or one error.
+//! How the stages' results become one [`Report`] or one error, and the stages run without
+//! concurrency: split up front ([`Work`]) or one after the other ([`run_sequential`]).
 
 use crate::config::Config;
+use crate::enrich::enrich_batch;
 use crate::error::PipelineError;
 use crate::input::Input;
-use crate::reading::{Reading, Rejection, parse_batch};
-use crate::registry::{EnrichedReading, enrich_batch};
+use crate::reading::{Parsed, parse_batch};
 use crate::report::Report;
 use crate::window::{Aggregator, Tally, WindowSummary};
-
-/// Parse stage output: a reading, or why the line was rejected.
-pub type Parsed = Result<Reading, Rejection>;
-/// Enrich stage output: a calibrated reading with its site, or why it was rejected. Rejections
-/// travel down the pipeline with the records, so nothing is dropped on the way to the report.
-pub type Enriched = Result<EnrichedReading, Rejection>;
 
 /// What each stage returned when it was joined, in pipeline order.
 #[derive(Debug)]
@@ -29,11 +24,7 @@ pub struct StageResults {
 
 // ANCHOR: into_report
 impl StageResults {
-    /// The report, or the error that explains the failure.
-    ///
-    /// When one stage fails, the stage upstream of it usually fails too, with
-    /// [`PipelineError::ChannelClosed`]: that is a symptom. The cause — the first error that is
-    /// not `ChannelClosed`, in pipeline order — is the one returned.
+    /// The report, or the error that explains the failure ([`cause_of`] the stages' errors).
     pub fn into_report(self) -> Result<Report, PipelineError> {
         match (
             self.source,
@@ -45,26 +36,36 @@ impl StageResults {
             (Ok(lines_read), Ok(()), Ok(()), Ok(tally), Ok(windows)) => {
                 Ok(Report::new(lines_read, tally, windows))
             }
-            (source, parse, enrich, aggregate, sink) => {
-                let errors = [
-                    source.err(),
-                    parse.err(),
-                    enrich.err(),
-                    aggregate.err(),
-                    sink.err(),
-                ];
-                let (symptoms, causes): (Vec<_>, Vec<_>) = errors
-                    .into_iter()
-                    .flatten()
-                    .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
-                Err(causes
-                    .into_iter()
-                    .chain(symptoms)
-                    .next()
-                    .expect("at least one stage failed"))
-            }
+            (source, parse, enrich, aggregate, sink) => Err(cause_of([
+                source.err(),
+                parse.err(),
+                enrich.err(),
+                aggregate.err(),
+                sink.err(),
+            ])),
         }
     }
+}
+
+/// The error that explains a failed run, from the stages' errors in pipeline order.
+///
+/// When one stage fails, the stage upstream of it usually fails too, with
+/// [`PipelineError::ChannelClosed`]: that is a symptom. The cause — the first error that is
+/// not `ChannelClosed`, in pipeline order — is the one returned; only when every error is a
+/// symptom is the first symptom returned.
+///
+/// # Panics
+/// If there is no error at all: call it only once a stage has failed.
+pub fn cause_of(errors: impl IntoIterator<Item = Option<PipelineError>>) -> PipelineError {
+    let (symptoms, causes): (Vec<_>, Vec<_>) = errors
+        .into_iter()
+        .flatten()
+        .partition(|e| matches!(e, PipelineError::ChannelClosed { .. }));
+    causes
+        .into_iter()
+        .chain(symptoms)
+        .next()
+        .expect("at least one stage failed")
 }
 // ANCHOR_END: into_report
 
@@ -157,6 +158,36 @@ mod tests {
         };
         let err = results.into_report().unwrap_err();
         assert_eq!(err.to_string(), "stage `sink` panicked: disk on fire");
+    }
+
+    #[test]
+    fn the_first_cause_in_pipeline_order_wins_and_symptoms_only_when_alone() {
+        let timed_out = PipelineError::TimedOut {
+            stage: "enrich",
+            after: std::time::Duration::from_secs(1),
+        };
+        let err = cause_of([
+            Some(PipelineError::closed("source")),
+            None,
+            Some(timed_out),
+            Some(PipelineError::StageCancelled { stage: "sink" }),
+        ]);
+        assert_eq!(err.to_string(), "stage `enrich` timed out after 1s");
+        let err = cause_of([
+            None,
+            Some(PipelineError::closed("parse")),
+            Some(PipelineError::closed("enrich")),
+        ]);
+        assert_eq!(
+            err.to_string(),
+            "stage `parse` stopped early: the next stage is gone"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one stage failed")]
+    fn no_error_has_no_cause() {
+        cause_of([None, None]);
     }
 
     #[test]

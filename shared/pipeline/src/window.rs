@@ -13,8 +13,8 @@ use fnv::FnvHasher;
 use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
 
+use crate::enrich::Enriched;
 use crate::reading::Rejection;
-use crate::stages::Enriched;
 
 /// Length of an aggregation window, in seconds.
 pub const WINDOW_SECS: i64 = 60;
@@ -220,7 +220,7 @@ fn record_hash(line: u64, sensor_id: &str, timestamp: i64, value: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::EnrichedReading;
+    use crate::enrich::EnrichedReading;
 
     fn rec(line: u64, sensor: &str, ts: i64, value: f64) -> Enriched {
         Ok(EnrichedReading {

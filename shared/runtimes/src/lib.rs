@@ -6,7 +6,14 @@
 //! no built-in thread pool: an executor runs wherever someone calls `executor.run(..)`).
 //! async-std needs nothing: its global executor starts on first use. Chapter 1's smol variant
 //! spells the same set-up out in full, because the book explains it there.
+//!
+//! Joining is the other thing tokio does its own way: [`tokio_joined`] turns its `JoinError`
+//! into the error every chapter reports.
 #![forbid(unsafe_code)]
+
+mod join;
+
+pub use join::tokio_joined;
 
 use std::thread;
 

@@ -17,8 +17,9 @@ use tokio::task::JoinHandle;
 
 use pipeline::{
     Aggregator, Config, Enriched, Input, LineBatch, Parsed, PipelineError, Progress, Registry,
-    Report, Sink, StageResults, Tally, WindowSummary, enrich_batch, panic_message, parse_batch,
+    Report, Sink, StageResults, Tally, WindowSummary, enrich_batch, parse_batch,
 };
+use runtimes::tokio_joined;
 
 // ANCHOR: run
 /// Builds a multi-thread runtime with `cfg.worker_threads` workers and runs the pipeline on it.
@@ -154,15 +155,8 @@ fn spawn<T: Send + 'static>(
     tokio::spawn(stage)
 }
 
-/// Waits for a stage; a panic comes back as a `JoinError` and becomes an error.
+/// Waits for a stage: its own result, or the panic or cancellation that ended it, as an error.
 async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
-    match handle.await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => Err(PipelineError::StagePanicked {
-            stage,
-            message: panic_message(&*e.into_panic()),
-        }),
-        Err(_) => Err(PipelineError::StageCancelled { stage }),
-    }
+    tokio_joined(stage, handle.await)?
 }
 // ANCHOR_END: join

@@ -10,13 +10,11 @@
 
 use std::sync::Arc;
 
-use tokio::task::JoinError;
-
 use instruments::Gauge;
 use pipeline::{
     Aggregator, Config, Enriched, Input, PipelineError, Registry, Report, Work, enrich, finish,
-    panic_message,
 };
+use runtimes::tokio_joined;
 
 use crate::registry::latency;
 use crate::{LOOKUPS_IN_FLIGHT, WorkQueue};
@@ -78,7 +76,7 @@ pub async fn enrich_concurrently(
     }
     let mut total = Aggregator::new();
     for worker in workers {
-        total.merge(worker.await.map_err(stage_failed)?);
+        total.merge(tokio_joined("enrich", worker.await)?);
     }
     Ok(total)
 }
@@ -92,15 +90,3 @@ async fn worker(queue: &WorkQueue, registry: &dyn Registry, in_flight: &Gauge) -
     aggregator
 }
 // ANCHOR_END: fan_out
-
-/// A worker's panic comes back as a `JoinError` and becomes an error.
-fn stage_failed(e: JoinError) -> PipelineError {
-    if e.is_panic() {
-        PipelineError::StagePanicked {
-            stage: "enrich",
-            message: panic_message(&*e.into_panic()),
-        }
-    } else {
-        PipelineError::StageCancelled { stage: "enrich" }
-    }
-}

@@ -23,7 +23,7 @@ use pipeline::{
     enrich_batch, finish, joined, parse_batch,
 };
 
-use crate::{QUEUE_LENGTH, Queue, QueueMeter, cause, write_time};
+use crate::{QUEUE_LENGTH, Queue, QueueMeter, write_time};
 
 // ANCHOR: run
 /// The fixed pipeline, for the tour and the tests.
@@ -73,7 +73,7 @@ fn pipeline(
         ));
         match (join("source", source).await, join("sink", sink).await) {
             (Ok(lines_read), Ok(aggregator)) => finish(lines_read, aggregator, output),
-            (source, sink) => Err(cause([source.err(), sink.err()])),
+            (source, sink) => Err(pipeline::cause_of([source.err(), sink.err()])),
         }
     })
 }
@@ -184,7 +184,7 @@ pub fn hybrid(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
         let (source, cpu) = (join("source", source).await, join("cpu", cpu).await);
         match (source, cpu, join("sink", sink).await) {
             (Ok(lines_read), Ok(()), Ok(aggregator)) => finish(lines_read, aggregator, output),
-            (source, cpu, sink) => Err(cause([source.err(), cpu.err(), sink.err()])),
+            (source, cpu, sink) => Err(pipeline::cause_of([source.err(), cpu.err(), sink.err()])),
         }
     })
 }

@@ -15,7 +15,7 @@ use pipeline::{
     finish, joined, parse_batch,
 };
 
-use crate::{QUEUE_LENGTH, Queue, QueueMeter, cause, write_time};
+use crate::{QUEUE_LENGTH, Queue, QueueMeter, write_time};
 
 // ANCHOR: run
 /// The fixed pipeline, for the tour and the tests.
@@ -63,7 +63,7 @@ fn pipeline(
         })?;
         match (join("source", source), join("sink", sink)) {
             (Ok(lines_read), Ok(aggregator)) => finish(lines_read, aggregator, output),
-            (source, sink) => Err(cause([source.err(), sink.err()])),
+            (source, sink) => Err(pipeline::cause_of([source.err(), sink.err()])),
         }
     })
 }

@@ -13,15 +13,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinHandle;
 
 use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LineBatch, PipelineError, Progress, Registry, Report,
-    enrich_batch, finish, panic_message, parse_batch,
+    enrich_batch, finish, parse_batch,
 };
+use runtimes::tokio_joined;
 
-use crate::{QUEUE_LENGTH, Queue, QueueMeter, cause, write_time};
+use crate::{QUEUE_LENGTH, Queue, QueueMeter, write_time};
 
 // ANCHOR: run
 /// The fixed pipeline, for the tour and the tests.
@@ -72,7 +73,7 @@ fn pipeline(
         ));
         match (join("source", source).await, join("sink", sink).await) {
             (Ok(lines_read), Ok(aggregator)) => finish(lines_read, aggregator, output),
-            (source, sink) => Err(cause([source.err(), sink.err()])),
+            (source, sink) => Err(pipeline::cause_of([source.err(), sink.err()])),
         }
     })
 }
@@ -205,7 +206,7 @@ pub fn hybrid(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
         let (source, cpu) = (join("source", source).await, join("cpu", cpu).await);
         match (source, cpu, join("sink", sink).await) {
             (Ok(lines_read), Ok(()), Ok(aggregator)) => finish(lines_read, aggregator, output),
-            (source, cpu, sink) => Err(cause([source.err(), cpu.err(), sink.err()])),
+            (source, cpu, sink) => Err(pipeline::cause_of([source.err(), cpu.err(), sink.err()])),
         }
     })
 }
@@ -261,18 +262,7 @@ async fn async_sink(
 
 type StageHandle<T> = JoinHandle<Result<T, PipelineError>>;
 
-/// Waits for a stage; a panic comes back as a `JoinError` and becomes an error.
+/// Waits for a stage: its own result, or the panic or cancellation that ended it, as an error.
 async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
-    handle.await.unwrap_or_else(|e| Err(stage_failed(stage, e)))
-}
-
-fn stage_failed(stage: &'static str, e: JoinError) -> PipelineError {
-    if e.is_panic() {
-        PipelineError::StagePanicked {
-            stage,
-            message: panic_message(&*e.into_panic()),
-        }
-    } else {
-        PipelineError::StageCancelled { stage }
-    }
+    tokio_joined(stage, handle.await)?
 }

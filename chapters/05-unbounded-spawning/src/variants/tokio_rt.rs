@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::JoinSet;
 
 use instruments::{Gauge, Signals};
 use pipeline::{
     Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
-    enrich_with, finish, panic_message,
+    enrich_with, finish,
 };
+use runtimes::tokio_joined;
 
 use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 
@@ -114,7 +115,7 @@ async fn enrich_unbounded(
     }
     let mut aggregator = Aggregator::new();
     for task in tasks {
-        aggregator.add(task.await.map_err(stage_failed)?);
+        aggregator.add(tokio_joined("enrich", task.await)?);
         progress.add(1);
     }
     Ok(aggregator)
@@ -149,25 +150,14 @@ async fn enrich_bounded(
             enriched
         });
         while let Some(done) = tasks.try_join_next() {
-            aggregator.add(done.map_err(stage_failed)?);
+            aggregator.add(tokio_joined("enrich", done)?);
             progress.add(1);
         }
     }
     while let Some(done) = tasks.join_next().await {
-        aggregator.add(done.map_err(stage_failed)?);
+        aggregator.add(tokio_joined("enrich", done)?);
         progress.add(1);
     }
     Ok(aggregator)
 }
 // ANCHOR_END: fixed
-
-fn stage_failed(e: JoinError) -> PipelineError {
-    if e.is_panic() {
-        PipelineError::StagePanicked {
-            stage: "enrich",
-            message: panic_message(&*e.into_panic()),
-        }
-    } else {
-        PipelineError::StageCancelled { stage: "enrich" }
-    }
-}

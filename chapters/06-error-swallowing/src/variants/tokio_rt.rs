@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::JoinSet;
 
 use instruments::{FaultPlan, Signals};
-use pipeline::{
-    Aggregator, Config, Input, Parsed, PipelineError, Registry, Report, Work, panic_message,
-};
+use pipeline::{Aggregator, Config, Input, Parsed, PipelineError, Registry, Report, Work};
+use runtimes::tokio_joined;
 
 use crate::lookup::{batches, enrich_guarded, enrich_swallowing};
 use crate::outcome::{Outcome, dead_letter_path, deliver, deliver_swallowing};
@@ -114,19 +113,8 @@ async fn enrich_joined(
     }
     let mut aggregator = Aggregator::new();
     while let Some(joined) = tasks.join_next().await {
-        aggregator.merge(joined.map_err(stage_failed)?);
+        aggregator.merge(tokio_joined("enrich", joined)?);
     }
     Ok(aggregator)
 }
 // ANCHOR_END: fixed
-
-fn stage_failed(e: JoinError) -> PipelineError {
-    if e.is_panic() {
-        PipelineError::StagePanicked {
-            stage: "enrich",
-            message: panic_message(&*e.into_panic()),
-        }
-    } else {
-        PipelineError::StageCancelled { stage: "enrich" }
-    }
-}

@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use instruments::Signals;
 use pipeline::{
     Aggregator, Config, Enriched, Input, LookupError, Parsed, PipelineError, Progress, Reading,
-    Report, SensorInfo, enrich_with, panic_message, parse_batch,
+    Report, SensorInfo, enrich_with, parse_batch,
 };
+use runtimes::tokio_joined;
 
 use crate::checkpoint::{self, Checkpoint, End, RunEnd, SourceEnd, Stages};
 use crate::registry::{HANG, LOOKUP_TIMEOUT, MAX_ATTEMPTS, PlannedRegistry};
@@ -345,14 +346,7 @@ fn taken(state: &Mutex<Aggregator>) -> Aggregator {
 
 type StageHandle<T> = JoinHandle<Result<T, PipelineError>>;
 
-/// Waits for a stage; a panic comes back as a `JoinError` and becomes an error.
+/// Waits for a stage: its own result, or the panic or cancellation that ended it, as an error.
 async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
-    match handle.await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => Err(PipelineError::StagePanicked {
-            stage,
-            message: panic_message(&*e.into_panic()),
-        }),
-        Err(_) => Err(PipelineError::StageCancelled { stage }),
-    }
+    tokio_joined(stage, handle.await)?
 }

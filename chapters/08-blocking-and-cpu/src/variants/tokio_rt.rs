@@ -5,9 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::JoinSet;
 
 use pipeline::{Config, Input, PipelineError, Report, Work, finish, panic_message};
+use runtimes::tokio_joined;
 
 use crate::heartbeat::{Blocked, Heartbeat, PERIOD, blocking_section};
 use crate::work::{self, Aggregated, CpuWork, Outcome, WindowValues};
@@ -48,7 +49,7 @@ pub fn pipeline(
             Mode::Rayon => digest_rayon(windows, cpu, cfg).await,
         };
         beat.stop();
-        heartbeat.await.map_err(stage_failed)?;
+        tokio_joined("aggregate", heartbeat.await)?;
         digest
     })?;
     let report = finish(lines_read, aggregator, sink)?;
@@ -85,7 +86,7 @@ async fn digest_inline(chunks: Vec<Vec<WindowValues>>, cpu: CpuWork) -> Result<u
     }
     let mut digest = 0u64;
     while let Some(done) = tasks.join_next().await {
-        digest = digest.wrapping_add(done.map_err(stage_failed)?);
+        digest = digest.wrapping_add(tokio_joined("aggregate", done)?);
     }
     Ok(digest)
 }
@@ -107,7 +108,7 @@ async fn digest_offloaded(
     }
     let mut digest = 0u64;
     while let Some(done) = tasks.join_next().await {
-        digest = digest.wrapping_add(done.map_err(stage_failed)?);
+        digest = digest.wrapping_add(tokio_joined("aggregate", done)?);
     }
     Ok(digest)
 }
@@ -162,12 +163,10 @@ pub fn ticks_while_blocked(mode: Mode, blocked_for: Duration) -> Result<Blocked,
             move || blocking_section(&beat, blocked_for)
         };
         let (before, after) = match mode {
-            Mode::Inline => tokio::spawn(async move { section() })
-                .await
-                .map_err(stage_failed)?,
-            Mode::Offload => tokio::task::spawn_blocking(section)
-                .await
-                .map_err(stage_failed)?,
+            Mode::Inline => {
+                tokio_joined("aggregate", tokio::spawn(async move { section() }).await)?
+            }
+            Mode::Offload => tokio_joined("aggregate", tokio::task::spawn_blocking(section).await)?,
             Mode::Rayon => {
                 let pool = work::rayon_pool(&Config::default())?;
                 let (done, answer) = oneshot::channel();
@@ -179,7 +178,7 @@ pub fn ticks_while_blocked(mode: Mode, blocked_for: Duration) -> Result<Blocked,
         };
         tokio::time::sleep(3 * PERIOD).await; // the thread is free again: the heartbeat ticks
         beat.stop();
-        heartbeat.await.map_err(stage_failed)?;
+        tokio_joined("aggregate", heartbeat.await)?;
         Ok(Blocked {
             before,
             after,
@@ -188,14 +187,3 @@ pub fn ticks_while_blocked(mode: Mode, blocked_for: Duration) -> Result<Blocked,
     })
 }
 // ANCHOR_END: ticks_while_blocked
-
-fn stage_failed(e: JoinError) -> PipelineError {
-    if e.is_panic() {
-        PipelineError::StagePanicked {
-            stage: "aggregate",
-            message: panic_message(&*e.into_panic()),
-        }
-    } else {
-        PipelineError::StageCancelled { stage: "aggregate" }
-    }
-}

@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::JoinSet;
 
-use pipeline::{Config, Input, PipelineError, Report, panic_message};
+use pipeline::{Config, Input, PipelineError, Report};
+use runtimes::tokio_joined;
 
 use crate::LOOPBACK;
 use crate::frame::{Connection, GREETING, Received, acknowledgement};
@@ -56,7 +57,7 @@ pub async fn serve_async(session: &Arc<Session>) -> Result<Received, PipelineErr
     drop(listener);
     let mut received = Received::default();
     while let Some(task) = connections.join_next().await {
-        let result = task.map_err(connection_failed).and_then(|done| done);
+        let result = tokio_joined("connection", task).and_then(|done| done);
         received.merge(session.checked(result)?);
     }
     Ok(received)
@@ -98,19 +99,6 @@ async fn serve_connection(
     Ok(received)
 }
 // ANCHOR_END: serve_connection
-
-fn connection_failed(e: JoinError) -> PipelineError {
-    if e.is_panic() {
-        PipelineError::StagePanicked {
-            stage: "connection",
-            message: panic_message(&*e.into_panic()),
-        }
-    } else {
-        PipelineError::StageCancelled {
-            stage: "connection",
-        }
-    }
-}
 
 fn local_address(listener: &TcpListener) -> Result<SocketAddr, PipelineError> {
     listener

@@ -16,8 +16,9 @@ use tracing::{Instrument, debug, info_span, instrument, warn};
 
 use pipeline::{
     Aggregator, Config, Enriched, Input, LookupError, Parsed, PipelineError, Progress, Reading,
-    Report, SensorInfo, enrich_with, finish, panic_message, parse_batch,
+    Report, SensorInfo, enrich_with, finish, parse_batch,
 };
+use runtimes::tokio_joined;
 
 use crate::registry::{FlakyRegistry, Retry};
 use crate::{Context, Setup, first_line, joined_stages, trace_rejection};
@@ -206,14 +207,7 @@ fn spawn<T: Send + 'static>(
 }
 // ANCHOR_END: spawn
 
-/// Waits for a stage; a panic comes back as a `JoinError` and becomes an error.
+/// Waits for a stage: its own result, or the panic or cancellation that ended it, as an error.
 async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
-    match handle.await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => Err(PipelineError::StagePanicked {
-            stage,
-            message: panic_message(&*e.into_panic()),
-        }),
-        Err(_) => Err(PipelineError::StageCancelled { stage }),
-    }
+    tokio_joined(stage, handle.await)?
 }
