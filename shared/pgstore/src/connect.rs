@@ -87,6 +87,9 @@ mod tests {
         let unix = config("host=/run/postgresql user=ana dbname=x").unwrap();
         assert_eq!(describe(&unix), "postgresql://ana@/run/postgresql:5432/x");
         let err = tcp_address(&unix).unwrap_err().to_string();
-        assert!(err.contains("/run/postgresql is a Unix socket directory"), "{err}");
+        assert!(
+            err.contains("/run/postgresql is a Unix socket directory"),
+            "{err}"
+        );
     }
 }

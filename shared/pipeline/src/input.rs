@@ -148,10 +148,7 @@ mod tests {
     #[test]
     fn batches_from_a_line_number_lines_as_the_whole_input_does() {
         let input = Input::from_text("t", "a\nb\nc\nd\ne\n");
-        assert_eq!(
-            numbers(input.batches_from(3, 2)),
-            vec![vec![3, 4], vec![5]]
-        );
+        assert_eq!(numbers(input.batches_from(3, 2)), vec![vec![3, 4], vec![5]]);
         let texts: Vec<String> = input.batches_from(4, 9).flatten().map(|l| l.text).collect();
         assert_eq!(texts, vec!["d", "e"]);
         assert_eq!(input.batches_from(6, 2).count(), 0);
