@@ -1,5 +1,6 @@
 //! The sink with `tokio-postgres`, on whatever drives its connection (the three async
-//! variants). The same statements, in the same order, as [`blocking`](super::blocking), with `.await`.
+//! variants). The same statements, in the same order, as [`blocking`](super::blocking), with
+//! `.await`.
 
 use pgstore::{db_error, state_error};
 use pipeline::{Input, PipelineError};
