@@ -1,8 +1,8 @@
 //! One shape for everything that goes wrong at the database.
 //!
 //! Both are [`PipelineError::WriteOutput`] with the database as the path: the pipeline's
-//! output *is* the database, and its error messages already say "cannot write output <path>:
-//! <cause>". The cause says *what* (which step, which lines, which window or batch) and then
+//! output *is* the database, and its error messages already say `cannot write output <path>:
+//! <cause>`. The cause says *what* (which step, which lines, which window or batch) and then
 //! why.
 
 use std::fmt;
