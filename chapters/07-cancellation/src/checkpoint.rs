@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use pipeline::{
-    Aggregator, Config, Input, LineBatch, PipelineError, RawLine, Report, Sink, finish,
-};
+use pipeline::{Aggregator, Config, Input, PipelineError, Report, Sink, finish};
 
 use crate::Controls;
 
@@ -110,33 +108,6 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 }
-
-// ANCHOR: batches_from
-/// The input's lines after `next_line`, numbered as in the whole input, in batches.
-pub fn batches_from(
-    input: &Input,
-    next_line: u64,
-    batch_size: usize,
-) -> impl Iterator<Item = LineBatch> + Send + '_ {
-    let batch_size = batch_size.max(1);
-    let mut lines = input
-        .text()
-        .lines()
-        .zip(1u64..)
-        .skip(usize::try_from(next_line).unwrap_or(usize::MAX));
-    std::iter::from_fn(move || {
-        let batch: LineBatch = lines
-            .by_ref()
-            .take(batch_size)
-            .map(|(text, number)| RawLine {
-                number,
-                text: text.to_owned(),
-            })
-            .collect();
-        (!batch.is_empty()).then_some(batch)
-    })
-}
-// ANCHOR_END: batches_from
 
 /// How the source stage ended: with how many lines it handed on in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,22 +249,12 @@ mod tests {
     use pipeline::{enrich_batch, parse_batch, run_sequential};
 
     #[test]
-    fn batches_from_a_line_number_lines_as_the_whole_input_does() {
-        let input = Input::from_text("t", "a\nb\nc\nd\ne\n");
-        let numbers: Vec<Vec<u64>> = batches_from(&input, 2, 2)
-            .map(|batch| batch.iter().map(|line| line.number).collect())
-            .collect();
-        assert_eq!(numbers, vec![vec![3, 4], vec![5]]);
-        assert_eq!(batches_from(&input, 5, 2).count(), 0);
-    }
-
-    #[test]
     fn a_checkpoint_round_trips_and_resumes_to_the_same_report() {
         let input = Input::dataset(pipeline::Dataset::Default);
         let cfg = Config::default();
         let expected = run_sequential(&input, &cfg).unwrap();
         let mut aggregator = Aggregator::new();
-        for batch in batches_from(&input, 0, 512).take(7) {
+        for batch in input.batches(512).take(7) {
             aggregator.add_batch(enrich_batch(&*cfg.registry, parse_batch(batch)));
         }
         let dir = std::env::temp_dir().join(format!("ch07-unit-{}", std::process::id()));
@@ -304,7 +265,7 @@ mod tests {
             .unwrap();
         let back = Checkpoint::read(&path, &input).unwrap();
         let mut aggregator = back.aggregator;
-        for batch in batches_from(&input, back.next_line, 100) {
+        for batch in input.batches_from(back.next_line + 1, 100) {
             aggregator.add_batch(enrich_batch(&*cfg.registry, parse_batch(batch)));
         }
         let report = finish(input.line_count(), aggregator, cfg.sink.open().unwrap()).unwrap();

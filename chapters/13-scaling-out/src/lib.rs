@@ -28,6 +28,7 @@
 //! argument. [`experiment`] starts K worker *processes* and kills one mid-batch.
 #![forbid(unsafe_code)]
 
+pub mod claim;
 pub mod experiment;
 pub mod queue;
 pub mod worker;
@@ -48,10 +49,11 @@ use std::sync::Arc;
 
 use pipeline::{Config, DatasetSpec, Input, PipelineError, Report, RunFn, Variant};
 
+pub use claim::Step;
 pub use experiment::{Exit, Outcome, Setup, WorkerRow, WorkerSpec, experiment, experiment_with};
 pub use worker::{
-    ENV_DATABASE, ENV_LANES, ENV_NAME, ENV_STOP_IN_BATCH, ENV_VARIANT, Event, Step, Summary,
-    Worker, WorkerOptions, conninfo_from, database_from_env, worker_main, worker_main_from_env,
+    ENV_DATABASE, ENV_LANES, ENV_NAME, ENV_STOP_IN_BATCH, ENV_VARIANT, Event, Summary, Worker,
+    WorkerOptions, conninfo_from, database_from_env, worker_main, worker_main_from_env,
 };
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};

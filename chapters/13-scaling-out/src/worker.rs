@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pipeline::{Config, PipelineError, Registry, Variant};
 
-use crate::queue::Claimed;
+use crate::claim::{Claimed, Step};
 
 /// The connection string a worker process (and [`crate::run`]) uses. An environment variable,
 /// not an argument: it may hold a password, and a command line is visible to every user.
@@ -35,18 +35,6 @@ pub const STOPPED_FOR: Duration = Duration::from_secs(60);
 /// batch. A worker that hangs while it holds a batch — rather than dying, which releases it
 /// at once — holds it this long. Must be longer than processing one batch takes.
 pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
-
-/// What one transaction did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Claimed, processed and committed this batch.
-    Committed { batch: i64, lines: u64 },
-    /// Nothing to claim, but batches are pending: other workers hold them. One may die and
-    /// release its batch, so look again in a moment.
-    Wait,
-    /// Nothing pending: the queue is drained.
-    Drained,
-}
 
 /// What a worker reports as it goes (a worker process prints each one as a line).
 #[derive(Debug, Clone, PartialEq, Eq)]

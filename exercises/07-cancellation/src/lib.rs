@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ch07_cancellation::checkpoint::batches_from;
 use pipeline::{Aggregator, Config, Enriched, Input, Parsed, PipelineError, parse_batch};
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +46,7 @@ pub async fn source_tokio(
 ) -> Result<SourceEnd, PipelineError> {
     let _ = stop; // TODO(1): use it
     let mut handed_on = 0;
-    for batch in batches_from(&input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len() as u64;
         out.send(parse_batch(batch)).await?;
         handed_on += lines;
@@ -67,7 +66,7 @@ pub async fn source_smol(
 ) -> Result<SourceEnd, PipelineError> {
     let _ = stop; // TODO(2): use it
     let mut handed_on = 0;
-    for batch in batches_from(&input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len() as u64;
         out.send(parse_batch(batch)).await?;
         handed_on += lines;

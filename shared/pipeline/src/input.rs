@@ -73,8 +73,25 @@ impl Input {
 
     /// The lines, numbered from 1, in batches of at most `batch_size` (at least 1).
     pub fn batches(&self, batch_size: usize) -> impl Iterator<Item = LineBatch> + Send + '_ {
+        self.batches_from(1, batch_size)
+    }
+
+    // ANCHOR: batches_from
+    /// The lines from line `first_line` on (1-based; 0 counts as 1), numbered as in the whole
+    /// input, in batches of at most `batch_size` (at least 1): where a resumed run starts
+    /// reading.
+    ///
+    /// The batches are cut from `first_line`, not on the grid of a run from line 1: a run that
+    /// resumes mid-batch, or with another batch size, still hands on full batches. The lines
+    /// before `first_line` are skipped, not copied.
+    pub fn batches_from(
+        &self,
+        first_line: u64,
+        batch_size: usize,
+    ) -> impl Iterator<Item = LineBatch> + Send + '_ {
         let batch_size = batch_size.max(1);
-        let mut lines = self.text.lines().zip(1u64..);
+        let skip = usize::try_from(first_line.saturating_sub(1)).unwrap_or(usize::MAX);
+        let mut lines = self.text.lines().zip(1u64..).skip(skip);
         std::iter::from_fn(move || {
             let batch: LineBatch = lines
                 .by_ref()
@@ -87,6 +104,7 @@ impl Input {
             (!batch.is_empty()).then_some(batch)
         })
     }
+    // ANCHOR_END: batches_from
 }
 
 #[cfg(test)]
@@ -119,6 +137,41 @@ mod tests {
     fn a_batch_size_of_zero_is_treated_as_one() {
         let input = Input::from_text("t", "a\nb");
         assert_eq!(input.batches(0).count(), 2);
+    }
+
+    fn numbers(batches: impl Iterator<Item = LineBatch>) -> Vec<Vec<u64>> {
+        batches
+            .map(|batch| batch.iter().map(|line| line.number).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batches_from_a_line_number_lines_as_the_whole_input_does() {
+        let input = Input::from_text("t", "a\nb\nc\nd\ne\n");
+        assert_eq!(numbers(input.batches_from(3, 2)), vec![vec![3, 4], vec![5]]);
+        let texts: Vec<String> = input.batches_from(4, 9).flatten().map(|l| l.text).collect();
+        assert_eq!(texts, vec!["d", "e"]);
+        assert_eq!(input.batches_from(6, 2).count(), 0);
+        assert_eq!(input.batches_from(u64::MAX, 2).count(), 0);
+    }
+
+    #[test]
+    fn batches_from_line_one_or_zero_are_the_whole_input_s_batches() {
+        let input = Input::from_text("t", "a\nb\nc\nd\ne\n");
+        assert_eq!(numbers(input.batches_from(1, 2)), numbers(input.batches(2)));
+        assert_eq!(numbers(input.batches_from(0, 2)), numbers(input.batches(2)));
+    }
+
+    /// The chosen behaviour (chapter 9 used to keep the grid of a run from line 1 and hand on
+    /// a short first batch): batches are cut from where the run resumes.
+    #[test]
+    fn a_resumed_run_s_batches_are_cut_from_where_it_resumes() {
+        let input = Input::from_text("t", "a\nb\nc\nd\ne\nf\n");
+        assert_eq!(
+            numbers(input.batches_from(2, 2)),
+            vec![vec![2, 3], vec![4, 5], vec![6]]
+        );
+        assert_eq!(numbers(input.batches_from(2, 0)).len(), 5);
     }
 
     #[test]

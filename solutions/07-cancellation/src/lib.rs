@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ch07_cancellation::checkpoint::batches_from;
 use pipeline::{Aggregator, Config, Enriched, Input, Parsed, PipelineError, parse_batch};
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +47,7 @@ pub async fn source_tokio(
     out: TokioOutlet,
 ) -> Result<SourceEnd, PipelineError> {
     let mut handed_on = 0;
-    for batch in batches_from(&input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len() as u64;
         tokio::select! {
             biased;
@@ -73,7 +72,7 @@ pub async fn source_smol(
 ) -> Result<SourceEnd, PipelineError> {
     use futures_lite::FutureExt;
     let mut handed_on = 0;
-    for batch in batches_from(&input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len() as u64;
         let stopped = async {
             let _ = stop.recv().await;

@@ -153,7 +153,7 @@ async fn source(
     out: Sender<Vec<Parsed>>,
 ) -> Result<SourceEnd, PipelineError> {
     let mut handed_on = 0;
-    for batch in checkpoint::batches_from(&input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len();
         let stop = async {
             let _ = stopped.recv().await;
@@ -322,7 +322,7 @@ async fn naive_source(
     out: Sender<Vec<Parsed>>,
 ) -> Result<SourceEnd, PipelineError> {
     let mut handed_on = 0;
-    for batch in checkpoint::batches_from(&input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len();
         read.fetch_add(lines as u64, Ordering::SeqCst);
         out.send(parse_batch(batch))

@@ -144,7 +144,7 @@ fn source(
     out: SyncSender<Vec<Parsed>>,
 ) -> Result<SourceEnd, PipelineError> {
     let mut handed_on = 0;
-    for batch in checkpoint::batches_from(input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         if stop.load(Ordering::SeqCst) {
             return Ok(SourceEnd::Stopped { handed_on });
         }
@@ -352,7 +352,7 @@ fn naive_source(
     out: SyncSender<Vec<Parsed>>,
 ) -> Result<SourceEnd, PipelineError> {
     let mut handed_on = 0;
-    for batch in checkpoint::batches_from(input, next_line, batch_size) {
+    for batch in input.batches_from(next_line + 1, batch_size) {
         let lines = batch.len();
         read.fetch_add(lines as u64, Ordering::SeqCst);
         out.send(parse_batch(batch))

@@ -18,7 +18,7 @@ use pipeline::{
 };
 use postgres::NoTls;
 
-use crate::store::{self, PgTarget, State, batches_from, blocking::Db};
+use crate::store::{self, PgTarget, State, blocking::Db};
 use crate::{Setup, http, registry_for};
 
 /// The pipeline with its own registry service, writing to `cfg.sink`.
@@ -36,7 +36,7 @@ pub fn run_with(input: &Input, cfg: &Config, setup: &Setup) -> Result<Report, Pi
     let (mut store, mut state) = open_store(input, cfg, setup)?;
     let client = http::blocking_client()?;
     cfg.progress.add(state.lines_done());
-    for batch in batches_from(input, state.next_line(), cfg.batch_size) {
+    for batch in input.batches_from(state.next_line(), cfg.batch_size) {
         cfg.progress.add(batch.len());
         let (first, last) = (batch[0].number, batch[batch.len() - 1].number);
         let records = enrich(&client, &registry, parse_batch(batch), cfg.concurrency)?;

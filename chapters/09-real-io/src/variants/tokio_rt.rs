@@ -14,7 +14,7 @@ use pipeline::{
     parse_batch,
 };
 
-use crate::store::{self, PgTarget, State, batches_from, nonblocking::Db};
+use crate::store::{self, PgTarget, State, nonblocking::Db};
 use crate::{Setup, http, registry_for};
 
 /// The pipeline with its own registry service, writing to `cfg.sink`.
@@ -43,7 +43,7 @@ pub async fn run_async(
     let (mut store, mut state) = open_store(input, cfg, setup).await?;
     let client = http::client()?;
     cfg.progress.add(state.lines_done());
-    for batch in batches_from(input, state.next_line(), cfg.batch_size) {
+    for batch in input.batches_from(state.next_line(), cfg.batch_size) {
         cfg.progress.add(batch.len());
         let (first, last) = (batch[0].number, batch[batch.len() - 1].number);
         let records = enrich(&client, registry, parse_batch(batch), cfg.concurrency).await?;

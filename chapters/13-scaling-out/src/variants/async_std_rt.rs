@@ -19,8 +19,9 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use pipeline::{Config, Input, PipelineError, Report, Variant, joined};
 
+use crate::claim::Step;
 use crate::queue::{self, nonblocking::Lane};
-use crate::worker::{POLL, Step, Summary, Worker};
+use crate::worker::{POLL, Summary, Worker};
 
 /// One worker of this variant, alone, on the queue at [`crate::database_from_env`] (the
 /// tour's and the workshop's contract; it fails clearly without a database).
