@@ -76,23 +76,23 @@ pub const DEMOS: [Demo; 1] = [Demo {
     cases: [
         DemoCase {
             variant: Variant::Sync,
-            broken: Some(sync::broken_unbounded),
-            fixed: Some(sync::fixed),
+            broken: Some(sync::broken_unbounded_spawn),
+            fixed: Some(sync::fixed_unbounded_spawn),
         },
         DemoCase {
             variant: Variant::Tokio,
-            broken: Some(tokio_rt::broken_unbounded),
-            fixed: Some(tokio_rt::fixed),
+            broken: Some(tokio_rt::broken_unbounded_spawn),
+            fixed: Some(tokio_rt::fixed_unbounded_spawn),
         },
         DemoCase {
             variant: Variant::AsyncStd,
-            broken: Some(async_std_rt::broken_unbounded),
-            fixed: Some(async_std_rt::fixed),
+            broken: Some(async_std_rt::broken_unbounded_spawn),
+            fixed: Some(async_std_rt::fixed_unbounded_spawn),
         },
         DemoCase {
             variant: Variant::Smol,
-            broken: Some(smol_rt::broken_unbounded),
-            fixed: Some(smol_rt::fixed),
+            broken: Some(smol_rt::broken_unbounded_spawn),
+            fixed: Some(smol_rt::fixed_unbounded_spawn),
         },
     ],
 }];
