@@ -127,12 +127,12 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
                 );
             }
             let plan = testkit::FaultPlan::seeded(seed, &input);
-            let fixed = ch06_error_swallowing::WITH_FAULTS
+            let run_with = ch06_error_swallowing::RUN_WITH_VARIANTS
                 .iter()
-                .find(|(v, _, _)| *v == options.variant)
-                .map(|(_, _, fixed)| *fixed)
+                .find(|(v, _)| *v == options.variant)
+                .map(|(_, run_with)| *run_with)
                 .expect("chapter 6 lists every variant");
-            match fixed(&input, &cfg, &plan) {
+            match run_with(ch06_error_swallowing::Handles::Joined, &input, &cfg, &plan) {
                 Ok(outcome) => (Ok(outcome.report.clone()), Some(outcome)),
                 Err(e) => (Err(e), None),
             }
