@@ -226,13 +226,13 @@ fn stoppable(
     input: &Input,
     cfg: &Config,
 ) -> anyhow::Result<ch07_cancellation::RunEnd> {
-    use ch07_cancellation::{Controls, STOPPABLE, Shutdown};
+    use ch07_cancellation::{Controls, OnStop, RUN_WITH_VARIANTS, Shutdown};
     let checkpoint = options.checkpoint.clone().unwrap_or_else(|| {
         let mut name = options.input.as_os_str().to_owned();
         name.push(".checkpoint.json");
         PathBuf::from(name)
     });
-    let (_, until, resume) = STOPPABLE
+    let (_, run_with, resume) = RUN_WITH_VARIANTS
         .iter()
         .find(|(v, _, _)| *v == options.variant)
         .copied()
@@ -256,8 +256,13 @@ fn stoppable(
             checkpoint.display()
         );
     }
-    let run = if options.resume { resume } else { until };
-    run(input, cfg, &Controls::new(shutdown), &checkpoint).with_context(|| {
+    let controls = Controls::new(shutdown);
+    let end = if options.resume {
+        resume(input, cfg, &controls, &checkpoint)
+    } else {
+        run_with(OnStop::Drain, input, cfg, &controls, &checkpoint)
+    };
+    end.with_context(|| {
         format!(
             "the {} variant of chapter 7 failed on {}",
             options.variant,
