@@ -58,7 +58,7 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 /// The same pipelines with a gauge of the look-ups in flight, which the tests watch.
 pub type WatchedFn = fn(&Input, &Config, &Gauge) -> Result<Report, PipelineError>;
 
-pub const WATCHED: [(Variant, WatchedFn); 4] = [
+pub const WATCHED_VARIANTS: [(Variant, WatchedFn); 4] = [
     (Variant::Sync, sync::run_watched),
     (Variant::Tokio, tokio_rt::run_watched),
     (Variant::AsyncStd, async_std_rt::run_watched),
@@ -160,10 +160,10 @@ pub fn measure(
         concurrency,
         ..Config::default()
     };
-    let (_, run) = WATCHED
+    let (_, run) = WATCHED_VARIANTS
         .into_iter()
         .find(|(v, _)| *v == variant)
-        .expect("every variant is in WATCHED");
+        .expect("every variant is in WATCHED_VARIANTS");
     let latencies = Latencies::of(input);
     let in_flight = Gauge::new(LOOKUPS_IN_FLIGHT);
     let started = Instant::now();

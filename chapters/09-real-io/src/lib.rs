@@ -114,10 +114,10 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 ];
 // ANCHOR_END: variants
 
-/// The same, with a [`Setup`].
+/// The same, with a [`Setup`]: `variants::*::run_with`.
 pub type RunWithFn = fn(&Input, &Config, &Setup) -> Result<Report, PipelineError>;
 
-pub const VARIANTS_WITH: [(Variant, RunWithFn); 4] = [
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn); 4] = [
     (Variant::Sync, sync::run_with),
     (Variant::Tokio, tokio_rt::run_with),
     (Variant::AsyncStd, async_std_rt::run_with),
@@ -149,7 +149,7 @@ pub fn run_with(
     cfg: &Config,
     setup: &Setup,
 ) -> Result<Report, PipelineError> {
-    let (_, run) = VARIANTS_WITH
+    let (_, run) = RUN_WITH_VARIANTS
         .iter()
         .find(|(v, _)| *v == variant)
         .expect("every variant is listed");
