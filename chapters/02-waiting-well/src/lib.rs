@@ -22,15 +22,11 @@
 
 pub mod registry;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -62,7 +58,7 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 /// The same pipelines with a gauge of the look-ups in flight, which the tests watch.
 pub type WatchedFn = fn(&Input, &Config, &Gauge) -> Result<Report, PipelineError>;
 
-pub const WATCHED: [(Variant, WatchedFn); 4] = [
+pub const WATCHED_VARIANTS: [(Variant, WatchedFn); 4] = [
     (Variant::Sync, sync::run_watched),
     (Variant::Tokio, tokio_rt::run_watched),
     (Variant::AsyncStd, async_std_rt::run_watched),
@@ -164,10 +160,10 @@ pub fn measure(
         concurrency,
         ..Config::default()
     };
-    let (_, run) = WATCHED
+    let (_, run) = WATCHED_VARIANTS
         .into_iter()
         .find(|(v, _)| *v == variant)
-        .expect("every variant is in WATCHED");
+        .expect("every variant is in WATCHED_VARIANTS");
     let latencies = Latencies::of(input);
     let in_flight = Gauge::new(LOOKUPS_IN_FLIGHT);
     let started = Instant::now();

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ch02_waiting_well::registry::{FAST, Latencies, SLOW};
 use ch02_waiting_well::{
-    LOOKUPS_IN_FLIGHT, ROUNDS, WATCHED, WatchedFn, chapter_input, experiment, experiment_input,
-    littles_law_limit,
+    LOOKUPS_IN_FLIGHT, ROUNDS, WATCHED_VARIANTS, WatchedFn, chapter_input, experiment,
+    experiment_input, littles_law_limit,
 };
 use instruments::Gauge;
 use pipeline::{
@@ -48,7 +48,7 @@ fn every_variant_gives_the_reference_report_with_at_most_c_look_ups_in_flight() 
             ..Config::default()
         };
         let mut reports = Vec::new();
-        for (variant, run) in WATCHED {
+        for (variant, run) in WATCHED_VARIANTS {
             let (result, peak) = run_one(variant, run, &input, &cfg);
             let report = result.unwrap_or_else(|e| panic!("{variant}: {}", error_chain(&e)));
             // At most C: there are only C workers. More than one (for C > 1): they really
@@ -95,7 +95,7 @@ fn a_panicking_look_up_fails_the_run_naming_the_stage_in_every_variant() {
         concurrency: 2,
         ..Config::default()
     };
-    for (variant, run) in WATCHED {
+    for (variant, run) in WATCHED_VARIANTS {
         let (result, _) = run_one(variant, run, &input, &cfg);
         match result {
             Err(PipelineError::StagePanicked { stage, message }) => {

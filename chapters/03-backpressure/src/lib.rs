@@ -31,15 +31,11 @@
 //! blocked.
 #![forbid(unsafe_code)]
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -178,7 +174,7 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 
 /// The hybrid pipelines (async source → sync CPU stage → async sink). The sync variant has
 /// none: it is threads all the way.
-pub const HYBRIDS: [(Variant, RunFn); 3] = [
+pub const HYBRID_VARIANTS: [(Variant, RunFn); 3] = [
     (Variant::Tokio, tokio_rt::hybrid),
     (Variant::AsyncStd, async_std_rt::hybrid),
     (Variant::Smol, smol_rt::hybrid),
@@ -203,23 +199,23 @@ pub const DEMOS: [Demo; 1] = [Demo {
     cases: [
         DemoCase {
             variant: Variant::Sync,
-            broken: Some(sync::broken_unbounded),
-            fixed: Some(sync::fixed),
+            broken: Some(sync::broken_unbounded_queue),
+            fixed: Some(sync::fixed_unbounded_queue),
         },
         DemoCase {
             variant: Variant::Tokio,
-            broken: Some(tokio_rt::broken_unbounded),
-            fixed: Some(tokio_rt::fixed),
+            broken: Some(tokio_rt::broken_unbounded_queue),
+            fixed: Some(tokio_rt::fixed_unbounded_queue),
         },
         DemoCase {
             variant: Variant::AsyncStd,
-            broken: Some(async_std_rt::broken_unbounded),
-            fixed: Some(async_std_rt::fixed),
+            broken: Some(async_std_rt::broken_unbounded_queue),
+            fixed: Some(async_std_rt::fixed_unbounded_queue),
         },
         DemoCase {
             variant: Variant::Smol,
-            broken: Some(smol_rt::broken_unbounded),
-            fixed: Some(smol_rt::fixed),
+            broken: Some(smol_rt::broken_unbounded_queue),
+            fixed: Some(smol_rt::fixed_unbounded_queue),
         },
     ],
 }];

@@ -3,7 +3,7 @@
 //! give the reference report. The hybrid pipelines give it too, on a runtime with one worker
 //! thread, which they would deadlock if their sync stage blocked it.
 
-use ch03_backpressure::{DEMOS, HYBRIDS, QUEUE_LENGTH, WATCH, write_time};
+use ch03_backpressure::{DEMOS, HYBRID_VARIANTS, QUEUE_LENGTH, WATCH, write_time};
 use instruments::{DemoFn, Verdict, run_demo};
 use pipeline::{Config, DatasetSpec, Input, Report, Variant, run_sequential};
 use testkit::{TEST_DEADLINE, compare_reports, run_with_deadline};
@@ -101,7 +101,7 @@ fn hybrid_pipelines_give_the_reference_report_without_blocking_a_runtime_thread(
         ..cfg()
     };
     let expected = run_sequential(&input, &cfg).expect("the reference runs");
-    for (variant, hybrid) in HYBRIDS {
+    for (variant, hybrid) in HYBRID_VARIANTS {
         let (input, cfg) = (input.clone(), cfg.clone());
         let report = run_with_deadline(variant.name(), TEST_DEADLINE, move || hybrid(&input, &cfg))
             .expect_finished(&format!("the {variant} hybrid"))

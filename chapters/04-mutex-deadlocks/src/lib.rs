@@ -22,20 +22,16 @@
 
 pub mod cache;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
-use instruments::{Demo, DemoCase, Pitfall, Watch};
-use pipeline::{Dataset, Input, RunFn, Variant};
+use instruments::{Demo, DemoCase, Pitfall, Signals, Watch};
+use pipeline::{Config, Dataset, Input, PipelineError, Report, RunFn, Variant};
 
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 
@@ -68,8 +64,13 @@ impl Fix {
     }
 }
 
+/// The name of the cache's lock, as the demos' probes report it.
+pub const CACHE_LOCK: &str = "cache";
+/// The name of the site statistics' lock (the lock-order demo's second lock).
+pub const STATS_LOCK: &str = "stats";
+
 /// The names of the locks the demos' probes watch.
-pub const LOCKS: &[&str] = &["cache", "stats"];
+pub const LOCKS: &[&str] = &[CACHE_LOCK, STATS_LOCK];
 
 /// What the demos' signals watch: the two locks.
 pub const WATCH: Watch = Watch {
@@ -92,6 +93,17 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
     (Variant::Smol, smol_rt::run),
 ];
 // ANCHOR_END: variants
+
+/// A variant's pipeline with a chosen fix: `variants::*::run_with`.
+pub type RunWithFn = fn(Fix, &Input, &Config, &Signals) -> Result<Report, PipelineError>;
+
+/// Every variant's `run_with`, in the canonical order (sync refuses [`Fix::AsyncLock`]).
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn); 4] = [
+    (Variant::Sync, sync::run_with),
+    (Variant::Tokio, tokio_rt::run_with),
+    (Variant::AsyncStd, async_std_rt::run_with),
+    (Variant::Smol, smol_rt::run_with),
+];
 
 /// The chapter's live demos: `cargo run --release -- demo <name> --variant <v> [--fixed]`.
 pub const DEMOS: [Demo; 2] = [

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ch04_mutex_deadlocks::cache::{SensorCache, lookup_scoped};
 use ch04_mutex_deadlocks::variants::{async_std_rt, smol_rt, sync, tokio_rt};
-use ch04_mutex_deadlocks::{DEMOS, Fix, LOCKS, VARIANTS, WATCH};
+use ch04_mutex_deadlocks::{CACHE_LOCK, DEMOS, Fix, LOCKS, RUN_WITH_VARIANTS, VARIANTS, WATCH};
 use instruments::{DemoFn, LockProbe, Signals, Verdict, run_demo};
 use pipeline::{
     Config, Dataset, FleetRegistry, Input, PipelineError, Report, Variant, error_chain,
@@ -123,21 +123,12 @@ fn every_fixed_demo_finishes_with_the_chapter_1_report() {
 }
 
 // ANCHOR: every_fix
-type RunWith = fn(Fix, &Input, &Config, &Signals) -> Result<Report, PipelineError>;
-
-const RUN_WITH: [(Variant, RunWith); 4] = [
-    (Variant::Sync, sync::run_with),
-    (Variant::Tokio, tokio_rt::run_with),
-    (Variant::AsyncStd, async_std_rt::run_with),
-    (Variant::Smol, smol_rt::run_with),
-];
-
 #[test]
 fn every_fix_in_every_variant_gives_the_chapter_1_report() {
     let input = Input::dataset(Dataset::Default);
     let expected = chapter_1_report(&input);
     let mut reports = Vec::new();
-    for (variant, run_with) in RUN_WITH {
+    for (variant, run_with) in RUN_WITH_VARIANTS {
         for fix in Fix::ALL.into_iter().filter(|f| f.applies_to(variant)) {
             let what = format!("the {variant} variant with the {} fix", fix.name());
             let input = input.clone();
@@ -234,7 +225,7 @@ fn an_in_runtime_timeout_does_fire_when_tasks_only_wait() {
 fn the_fixed_lookups_are_send() {
     fn assert_send<F: Future + Send>(_: F) {}
     let registry = FleetRegistry::default();
-    let probe = LockProbe::new("cache");
+    let probe = LockProbe::new(CACHE_LOCK);
     let std_cache = Mutex::new(SensorCache::new());
     assert_send(lookup_scoped(&std_cache, &probe, &registry, "s-0001"));
     let tokio_cache = tokio::sync::Mutex::new(SensorCache::new());

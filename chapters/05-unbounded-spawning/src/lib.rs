@@ -19,15 +19,11 @@
 
 pub mod registry;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -80,23 +76,23 @@ pub const DEMOS: [Demo; 1] = [Demo {
     cases: [
         DemoCase {
             variant: Variant::Sync,
-            broken: Some(sync::broken_unbounded),
-            fixed: Some(sync::fixed),
+            broken: Some(sync::broken_unbounded_spawn),
+            fixed: Some(sync::fixed_unbounded_spawn),
         },
         DemoCase {
             variant: Variant::Tokio,
-            broken: Some(tokio_rt::broken_unbounded),
-            fixed: Some(tokio_rt::fixed),
+            broken: Some(tokio_rt::broken_unbounded_spawn),
+            fixed: Some(tokio_rt::fixed_unbounded_spawn),
         },
         DemoCase {
             variant: Variant::AsyncStd,
-            broken: Some(async_std_rt::broken_unbounded),
-            fixed: Some(async_std_rt::fixed),
+            broken: Some(async_std_rt::broken_unbounded_spawn),
+            fixed: Some(async_std_rt::fixed_unbounded_spawn),
         },
         DemoCase {
             variant: Variant::Smol,
-            broken: Some(smol_rt::broken_unbounded),
-            fixed: Some(smol_rt::fixed),
+            broken: Some(smol_rt::broken_unbounded_spawn),
+            fixed: Some(smol_rt::fixed_unbounded_spawn),
         },
     ],
 }];

@@ -18,13 +18,16 @@ use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
 type WithLatency = fn(&Input, &Config, &Signals, Duration) -> Result<Report, PipelineError>;
 
 const BROKEN: [(Variant, WithLatency); 4] = [
-    (Variant::Sync, sync::broken_unbounded_with_latency),
-    (Variant::Tokio, tokio_rt::broken_unbounded_with_latency),
+    (Variant::Sync, sync::broken_unbounded_spawn_with_latency),
+    (
+        Variant::Tokio,
+        tokio_rt::broken_unbounded_spawn_with_latency,
+    ),
     (
         Variant::AsyncStd,
-        async_std_rt::broken_unbounded_with_latency,
+        async_std_rt::broken_unbounded_spawn_with_latency,
     ),
-    (Variant::Smol, smol_rt::broken_unbounded_with_latency),
+    (Variant::Smol, smol_rt::broken_unbounded_spawn_with_latency),
 ];
 
 /// The broken pipelines run against a registry ten times slower than the demo's, so the first
@@ -33,10 +36,10 @@ const BROKEN: [(Variant, WithLatency); 4] = [
 const SLOW_REGISTRY: Duration = Duration::from_millis(50);
 
 const FIXED: [(Variant, DemoFn); 4] = [
-    (Variant::Sync, sync::fixed),
-    (Variant::Tokio, tokio_rt::fixed),
-    (Variant::AsyncStd, async_std_rt::fixed),
-    (Variant::Smol, smol_rt::fixed),
+    (Variant::Sync, sync::fixed_unbounded_spawn),
+    (Variant::Tokio, tokio_rt::fixed_unbounded_spawn),
+    (Variant::AsyncStd, async_std_rt::fixed_unbounded_spawn),
+    (Variant::Smol, smol_rt::fixed_unbounded_spawn),
 ];
 
 /// Runs a demo to completion and returns its report and what its gauges saw.
@@ -145,7 +148,7 @@ fn a_thread_per_reading_runs_into_the_os_limit() {
     if std::env::var_os(CHILD_ROLE).is_some() {
         let input = chapter_input(); // 2,000 readings: far more threads than the cap allows
         let signals = Signals::new(&WATCH);
-        let _ = sync::broken_unbounded_with_latency(
+        let _ = sync::broken_unbounded_spawn_with_latency(
             &input,
             &Config::default(),
             &signals,

@@ -5,7 +5,7 @@
 //! faults ([`FaultPlan`], from `instruments`): some sensors' look-ups fail, one look-up
 //! panics, one sink write fails. The same plan for all four variants.
 //!
-//! | variant | broken: fire and forget | fixed: every handle joined |
+//! | variant | broken ([`Handles::Dropped`]): fire and forget | fixed ([`Handles::Joined`]): every handle joined |
 //! |---|---|---|
 //! | sync | `thread::spawn`, handles dropped, `.ok()` on the send | `thread::scope`, `join()` gives `Err(payload)` on panic |
 //! | tokio | `tokio::spawn`, handles dropped | a `JoinSet`; a panic comes back as a `JoinError` |
@@ -21,15 +21,11 @@ pub mod facts;
 pub mod lookup;
 pub mod outcome;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -94,19 +90,24 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 ];
 // ANCHOR_END: variants
 
-/// A variant's pipeline under a fault plan, broken or fixed.
-pub type WithFaults = fn(&Input, &Config, &FaultPlan) -> Result<Outcome, PipelineError>;
+/// What becomes of the enrich tasks' (or threads') handles: the chapter's one choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handles {
+    /// BROKEN ON PURPOSE: dropped on the spot (fire and forget); their failures go unheard.
+    Dropped,
+    /// FIXED: every one joined; a failure or panic comes back to the code that decides.
+    Joined,
+}
 
-/// Every variant's broken and fixed pipeline under a fault plan, for the tests.
-pub const WITH_FAULTS: [(Variant, WithFaults, WithFaults); 4] = [
-    (Variant::Sync, sync::broken_with, sync::fixed_with),
-    (Variant::Tokio, tokio_rt::broken_with, tokio_rt::fixed_with),
-    (
-        Variant::AsyncStd,
-        async_std_rt::broken_with,
-        async_std_rt::fixed_with,
-    ),
-    (Variant::Smol, smol_rt::broken_with, smol_rt::fixed_with),
+/// A variant's pipeline under a fault plan, broken or fixed: `variants::*::run_with`.
+pub type RunWithFn = fn(Handles, &Input, &Config, &FaultPlan) -> Result<Outcome, PipelineError>;
+
+/// Every variant's `run_with`, in the canonical order, for the tests.
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn); 4] = [
+    (Variant::Sync, sync::run_with),
+    (Variant::Tokio, tokio_rt::run_with),
+    (Variant::AsyncStd, async_std_rt::run_with),
+    (Variant::Smol, smol_rt::run_with),
 ];
 
 /// The chapter's live demo: `cargo run --release -- demo swallowed-errors --variant <v>`.
@@ -130,23 +131,23 @@ pub const DEMOS: [Demo; 1] = [Demo {
     cases: [
         DemoCase {
             variant: Variant::Sync,
-            broken: Some(sync::broken),
-            fixed: Some(sync::fixed),
+            broken: Some(sync::broken_swallowed_errors),
+            fixed: Some(sync::fixed_swallowed_errors),
         },
         DemoCase {
             variant: Variant::Tokio,
-            broken: Some(tokio_rt::broken),
-            fixed: Some(tokio_rt::fixed),
+            broken: Some(tokio_rt::broken_swallowed_errors),
+            fixed: Some(tokio_rt::fixed_swallowed_errors),
         },
         DemoCase {
             variant: Variant::AsyncStd,
-            broken: Some(async_std_rt::broken),
-            fixed: Some(async_std_rt::fixed),
+            broken: Some(async_std_rt::broken_swallowed_errors),
+            fixed: Some(async_std_rt::fixed_swallowed_errors),
         },
         DemoCase {
             variant: Variant::Smol,
-            broken: Some(smol_rt::broken),
-            fixed: Some(smol_rt::fixed),
+            broken: Some(smol_rt::broken_swallowed_errors),
+            fixed: Some(smol_rt::fixed_swallowed_errors),
         },
     ],
 }];
@@ -162,12 +163,12 @@ fn run_with_flags(request: &course::RunRequest<'_>) -> Result<course::Ran, cours
         )?));
     };
     let plan = FaultPlan::seeded(seed, input);
-    let fixed = WITH_FAULTS
+    let run_with = RUN_WITH_VARIANTS
         .iter()
-        .find(|(v, _, _)| *v == request.variant)
-        .map(|(_, _, fixed)| *fixed)
+        .find(|(v, _)| *v == request.variant)
+        .map(|(_, run_with)| *run_with)
         .ok_or("chapter 6 lists every variant")?;
-    let outcome = fixed(input, cfg, &plan)?;
+    let outcome = run_with(Handles::Joined, input, cfg, &plan)?;
     Ok(delivered(outcome, cfg))
 }
 

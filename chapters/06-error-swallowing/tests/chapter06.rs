@@ -6,7 +6,9 @@
 use std::process::Command;
 
 use ch06_error_swallowing::facts::{self, AfterDrop, PanicSeen};
-use ch06_error_swallowing::{Outcome, VARIANTS, WITH_FAULTS, chapter_input, demo_plan, reference};
+use ch06_error_swallowing::{
+    Handles, Outcome, RUN_WITH_VARIANTS, VARIANTS, chapter_input, demo_plan, reference,
+};
 use instruments::FaultPlan;
 use pipeline::{Config, Dataset, Input, RejectReason, Report, Variant};
 use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
@@ -59,10 +61,10 @@ fn under_faults_the_fixed_variants_account_for_everything_and_agree() {
         2,
         "dead letters must make the exit code non-zero"
     );
-    for &(variant, _, fixed) in &WITH_FAULTS {
+    for (variant, run_with) in RUN_WITH_VARIANTS {
         let (input, cfg, plan) = (input.clone(), cfg.clone(), plan.clone());
         let outcome = under_deadline("a fixed run under faults", move || {
-            fixed(&input, &cfg, &plan)
+            run_with(Handles::Joined, &input, &cfg, &plan)
         })
         .unwrap_or_else(|e| panic!("{variant}: {e}"));
         assert!(
@@ -86,10 +88,10 @@ fn under_faults_every_broken_variant_succeeds_and_loses_records_and_a_window() {
     let plan = demo_plan(&input);
     let expected = reference(&input, &cfg, &plan).unwrap();
     let failed = count(&expected.report, RejectReason::RegistryFailed) as u64;
-    for &(variant, broken, _) in &WITH_FAULTS {
+    for (variant, run_with) in RUN_WITH_VARIANTS {
         let (input, cfg, plan) = (input.clone(), cfg.clone(), plan.clone());
         let outcome: Outcome = under_deadline("a broken run under faults", move || {
-            broken(&input, &cfg, &plan)
+            run_with(Handles::Dropped, &input, &cfg, &plan)
         })
         .unwrap_or_else(|e| panic!("{variant}: the broken run returned an error: {e}"));
         let lost = outcome.lost();
@@ -134,7 +136,14 @@ fn the_fixed_pipeline_writes_its_dead_letters_next_to_the_output() {
     let plan = demo_plan(&input);
     let outcome = under_deadline("a fixed run writing files", {
         let (input, cfg, plan) = (input.clone(), cfg.clone(), plan.clone());
-        move || ch06_error_swallowing::variants::tokio_rt::fixed_with(&input, &cfg, &plan)
+        move || {
+            ch06_error_swallowing::variants::tokio_rt::run_with(
+                Handles::Joined,
+                &input,
+                &cfg,
+                &plan,
+            )
+        }
     })
     .unwrap();
     let windows = std::fs::read_to_string(&output).unwrap();
@@ -163,10 +172,10 @@ fn without_injected_faults_the_broken_pipelines_lose_exactly_the_unknown_sensors
         unknown > 0,
         "the chapter's input should have unknown sensors"
     );
-    for &(variant, broken, _) in &WITH_FAULTS {
+    for (variant, run_with) in RUN_WITH_VARIANTS {
         let (input, cfg) = (input.clone(), cfg.clone());
         let outcome = under_deadline("a broken run without faults", move || {
-            broken(&input, &cfg, &FaultPlan::none())
+            run_with(Handles::Dropped, &input, &cfg, &FaultPlan::none())
         })
         .unwrap();
         assert_eq!(

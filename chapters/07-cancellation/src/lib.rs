@@ -18,22 +18,19 @@
 //!
 //! The broken pipelines stop the way it is tempting to: race the pipeline against the stop
 //! signal, and on a stop save the source's read offset and the aggregator as it stands. What is
-//! between the two — in a channel, in a look-up — is counted as done and lost.
+//! between the two — in a channel, in a look-up — is counted as done and lost. Each variant's
+//! `run_with` takes the way as an [`OnStop`].
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
 pub mod registry;
 pub mod shutdown;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -157,29 +154,32 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 ];
 // ANCHOR_END: variants
 
-/// A variant's run that may be stopped: `run_until_stopped`, `broken_run_until_stopped` or
-/// `resume_from`, which all have this shape.
-pub type UntilStopped = fn(&Input, &Config, &Controls, &Path) -> Result<RunEnd, PipelineError>;
+/// What a run does when its stop comes: the chapter's one choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStop {
+    /// BROKEN ON PURPOSE: drop the pipeline where it stands (the sync variant abandons its
+    /// threads) and checkpoint the source's read offset: what was in between is lost.
+    DropPipeline,
+    /// FIXED: stop the source, drain what it has handed on, then checkpoint.
+    Drain,
+}
 
-/// Each variant's fixed run that a [`Shutdown`] can stop (writing a checkpoint), and its resume
-/// from that checkpoint, in the canonical order: what Ctrl-C in the workshop binary drives.
-pub const STOPPABLE: [(Variant, UntilStopped, UntilStopped); 4] = [
-    (Variant::Sync, sync::run_until_stopped, sync::resume_from),
-    (
-        Variant::Tokio,
-        tokio_rt::run_until_stopped,
-        tokio_rt::resume_from,
-    ),
+/// A variant's run that a [`Shutdown`] may stop: `variants::*::run_with`.
+pub type RunWithFn = fn(OnStop, &Input, &Config, &Controls, &Path) -> Result<RunEnd, PipelineError>;
+/// A variant's resume from a checkpoint: `variants::*::resume_from`.
+pub type ResumeFn = fn(&Input, &Config, &Controls, &Path) -> Result<RunEnd, PipelineError>;
+
+/// Each variant's run that a [`Shutdown`] can stop (writing a checkpoint), and its resume from
+/// that checkpoint, in the canonical order: what Ctrl-C in the workshop binary drives.
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn, ResumeFn); 4] = [
+    (Variant::Sync, sync::run_with, sync::resume_from),
+    (Variant::Tokio, tokio_rt::run_with, tokio_rt::resume_from),
     (
         Variant::AsyncStd,
-        async_std_rt::run_until_stopped,
+        async_std_rt::run_with,
         async_std_rt::resume_from,
     ),
-    (
-        Variant::Smol,
-        smol_rt::run_until_stopped,
-        smol_rt::resume_from,
-    ),
+    (Variant::Smol, smol_rt::run_with, smol_rt::resume_from),
 ];
 
 /// The demo's stop point: the first line at or after 40% of the input that reaches the
@@ -207,12 +207,13 @@ pub fn demo_config(cfg: &Config) -> Config {
 }
 
 // ANCHOR: stop_and_resume
-/// The live demo: run until the stop at [`demo_stop_line`] (holding that reading until the
-/// run has acted, if `hold`), then resume from the checkpoint; the resumed run's report.
-/// Nothing was lost or counted twice if and only if it equals [`reference`]'s.
+/// The live demo: run `on_stop`'s way until the stop at [`demo_stop_line`] (holding that
+/// reading until the run has acted, if `hold`), then resume from the checkpoint; the resumed
+/// run's report. Nothing was lost or counted twice if and only if it equals [`reference`]'s.
 pub fn stop_and_resume(
-    until: UntilStopped,
-    resume: UntilStopped,
+    run_with: RunWithFn,
+    on_stop: OnStop,
+    resume: ResumeFn,
     hold: bool,
     input: &Input,
     cfg: &Config,
@@ -225,18 +226,22 @@ pub fn stop_and_resume(
     };
     let dir = scratch_dir()?;
     let path = dir.join("checkpoint.json");
-    let end =
-        until(input, &cfg, &Controls::watched(shutdown, signals), &path).and_then(
-            |end| match end {
-                RunEnd::Finished(report) => Ok(RunEnd::Finished(report)),
-                RunEnd::Stopped { .. } => resume(
-                    input,
-                    &cfg,
-                    &Controls::watched(Shutdown::new(), signals),
-                    &path,
-                ),
-            },
-        );
+    let end = run_with(
+        on_stop,
+        input,
+        &cfg,
+        &Controls::watched(shutdown, signals),
+        &path,
+    )
+    .and_then(|end| match end {
+        RunEnd::Finished(report) => Ok(RunEnd::Finished(report)),
+        RunEnd::Stopped { .. } => resume(
+            input,
+            &cfg,
+            &Controls::watched(Shutdown::new(), signals),
+            &path,
+        ),
+    });
     let _ = std::fs::remove_dir_all(&dir);
     match end? {
         RunEnd::Finished(report) => Ok(report),
@@ -277,23 +282,23 @@ pub const DEMOS: [Demo; 1] = [Demo {
     cases: [
         DemoCase {
             variant: Variant::Sync,
-            broken: Some(sync::demo_broken),
-            fixed: Some(sync::demo_fixed),
+            broken: Some(sync::broken_lost_on_shutdown),
+            fixed: Some(sync::fixed_lost_on_shutdown),
         },
         DemoCase {
             variant: Variant::Tokio,
-            broken: Some(tokio_rt::demo_broken),
-            fixed: Some(tokio_rt::demo_fixed),
+            broken: Some(tokio_rt::broken_lost_on_shutdown),
+            fixed: Some(tokio_rt::fixed_lost_on_shutdown),
         },
         DemoCase {
             variant: Variant::AsyncStd,
-            broken: Some(async_std_rt::demo_broken),
-            fixed: Some(async_std_rt::demo_fixed),
+            broken: Some(async_std_rt::broken_lost_on_shutdown),
+            fixed: Some(async_std_rt::fixed_lost_on_shutdown),
         },
         DemoCase {
             variant: Variant::Smol,
-            broken: Some(smol_rt::demo_broken),
-            fixed: Some(smol_rt::demo_fixed),
+            broken: Some(smol_rt::broken_lost_on_shutdown),
+            fixed: Some(smol_rt::fixed_lost_on_shutdown),
         },
     ],
 }];
@@ -312,7 +317,7 @@ fn run_until_stopped(request: &course::RunRequest<'_>) -> Result<course::Ran, co
         },
         Path::to_path_buf,
     );
-    let (_, until, resume) = STOPPABLE
+    let (_, run_with, resume) = RUN_WITH_VARIANTS
         .iter()
         .find(|(v, _, _)| *v == request.variant)
         .copied()
@@ -336,13 +341,13 @@ fn run_until_stopped(request: &course::RunRequest<'_>) -> Result<course::Ran, co
             checkpoint.display()
         ));
     }
-    let run = if request.resume { resume } else { until };
-    match run(
-        request.input,
-        request.cfg,
-        &Controls::new(shutdown),
-        &checkpoint,
-    )? {
+    let (input, cfg, controls) = (request.input, request.cfg, Controls::new(shutdown));
+    let end = if request.resume {
+        resume(input, cfg, &controls, &checkpoint)?
+    } else {
+        run_with(OnStop::Drain, input, cfg, &controls, &checkpoint)?
+    };
+    match end {
         RunEnd::Finished(report) => Ok(course::Ran::report(report)),
         RunEnd::Stopped {
             checkpoint,

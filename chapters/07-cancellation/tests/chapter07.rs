@@ -12,9 +12,9 @@ use std::time::Duration;
 use ch07_cancellation::registry::{
     ATTEMPTS_TIMED_OUT, HUNG_CALLS, LEFT_BLOCKED, LOOKUP_TIMEOUT, MAX_ATTEMPTS,
 };
-use ch07_cancellation::variants::{async_std_rt, smol_rt, sync, tokio_rt};
+use ch07_cancellation::variants::tokio_rt;
 use ch07_cancellation::{
-    Controls, DEMOS, HangPlan, RunEnd, STOPPABLE, Shutdown, StopPoint, UntilStopped, VARIANTS,
+    Controls, DEMOS, HangPlan, OnStop, RUN_WITH_VARIANTS, RunEnd, Shutdown, StopPoint, VARIANTS,
     WATCH, chapter_input, reference, reference_with,
 };
 use instruments::{Signals, Verdict, run_demo};
@@ -23,33 +23,6 @@ use pipeline::{
     Config, DatasetSpec, Input, RejectReason, Report, Variant, error_chain, parse_line,
 };
 use testkit::{TEST_DEADLINE, assert_variants_agree, compare_reports, run_with_deadline};
-
-/// Each variant's fixed run that may be stopped, and its resume.
-const FIXED: [(Variant, UntilStopped, UntilStopped); 4] = STOPPABLE;
-
-/// Each variant's broken run (its resume is the fixed one: the damage is done at the stop).
-const BROKEN: [(Variant, UntilStopped, UntilStopped); 4] = [
-    (
-        Variant::Sync,
-        sync::broken_run_until_stopped,
-        sync::resume_from,
-    ),
-    (
-        Variant::Tokio,
-        tokio_rt::broken_run_until_stopped,
-        tokio_rt::resume_from,
-    ),
-    (
-        Variant::AsyncStd,
-        async_std_rt::broken_run_until_stopped,
-        async_std_rt::resume_from,
-    ),
-    (
-        Variant::Smol,
-        smol_rt::broken_run_until_stopped,
-        smol_rt::resume_from,
-    ),
-];
 
 /// A directory of this test's own for checkpoints.
 fn scratch(test: &str) -> PathBuf {
@@ -144,12 +117,12 @@ fn hung_attempts_time_out_and_are_retried_but_a_blocked_thread_stays_blocked() {
     assert!(hung_attempts > 0);
 
     let dir = scratch("retries");
-    for (variant, until, _) in FIXED {
+    for (variant, run_with, _) in RUN_WITH_VARIANTS {
         let signals = Arc::new(Signals::new(&WATCH));
         let (watched, input, path) = (Arc::clone(&signals), input.clone(), dir.join("unused"));
         let end = run_with_deadline(variant.name(), TEST_DEADLINE, move || {
             let controls = Controls::watched(Shutdown::new(), &watched);
-            until(&input, &Config::default(), &controls, &path)
+            run_with(OnStop::Drain, &input, &Config::default(), &controls, &path)
         })
         .expect_finished(&format!("the {variant} run"))
         .unwrap_or_else(|e| panic!("{variant}: {}", error_chain(&e)));
@@ -391,23 +364,27 @@ struct Stopped {
     checkpoint_left: bool,
 }
 
-/// Runs `until` stopped at `line` (held if `hold`), then `resume`s; panics naming the variant
-/// and the stop point if either run fails or the first does not stop.
+/// Runs the `variant` the `on_stop` way, stopped at `line` (held if `hold`), then resumes;
+/// panics naming the variant and the stop point if either run fails or the first does not stop.
 fn stop_and_resume(
     variant: Variant,
-    (until, resume): (UntilStopped, UntilStopped),
+    on_stop: OnStop,
     hold: bool,
     input: &Input,
     cfg: &Config,
     dir: &Path,
 ) -> Vec<Stopped> {
+    let (_, run_with, resume) = RUN_WITH_VARIANTS
+        .into_iter()
+        .find(|(v, ..)| *v == variant)
+        .unwrap();
     stop_points(input, cfg)
         .into_iter()
         .map(|line| {
             let path = dir.join(format!("checkpoint-{line}.json"));
             let stop = Shutdown::at(StopPoint { line, hold });
             let controls = Controls::new(stop).with_plan(STOP_PLAN);
-            let end = until(input, cfg, &controls, &path)
+            let end = run_with(on_stop, input, cfg, &controls, &path)
                 .unwrap_or_else(|e| panic!("{variant}, stop at line {line}: {}", error_chain(&e)));
             let RunEnd::Stopped {
                 next_line,
@@ -438,14 +415,13 @@ fn stop_and_resume(
 /// For fifty stop points: stopped, then resumed from the checkpoint, the report is the one a
 /// run that was never stopped gives — nothing lost, nothing counted twice.
 fn fixed_stops_lose_nothing(variant: Variant) {
-    let (_, until, resume) = FIXED.into_iter().find(|(v, ..)| *v == variant).unwrap();
     let (input, cfg) = (stop_input(), stop_config());
     let expected = reference_with(STOP_PLAN, &input, &cfg).unwrap();
     let dir = scratch(&format!("fixed-{variant}"));
     let runs = {
         let (input, cfg, dir) = (input.clone(), cfg.clone(), dir.clone());
         run_with_deadline(variant.name(), TEST_DEADLINE, move || {
-            stop_and_resume(variant, (until, resume), false, &input, &cfg, &dir)
+            stop_and_resume(variant, OnStop::Drain, false, &input, &cfg, &dir)
         })
         .expect_finished(&format!("{variant}: fifty stops and resumes"))
     };
@@ -492,14 +468,13 @@ fn fixed_smol_stops_and_resumes_without_losing_a_record() {
 /// pipeline is dropped: the resumed report never balances — at least that reading's whole
 /// batch is counted as read and is in no count at all.
 fn broken_stops_lose_records(variant: Variant) {
-    let (_, until, resume) = BROKEN.into_iter().find(|(v, ..)| *v == variant).unwrap();
     let (input, cfg) = (stop_input(), stop_config());
     let expected = reference_with(STOP_PLAN, &input, &cfg).unwrap();
     let dir = scratch(&format!("broken-{variant}"));
     let runs = {
         let (input, cfg, dir) = (input.clone(), cfg.clone(), dir.clone());
         run_with_deadline(variant.name(), TEST_DEADLINE, move || {
-            stop_and_resume(variant, (until, resume), true, &input, &cfg, &dir)
+            stop_and_resume(variant, OnStop::DropPipeline, true, &input, &cfg, &dir)
         })
         .expect_finished(&format!("{variant}: fifty broken stops and resumes"))
     };

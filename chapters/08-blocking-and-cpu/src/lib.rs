@@ -7,7 +7,7 @@
 //! while every worker is busy nothing else on the runtime is polled. A heartbeat task
 //! ([`heartbeat`]) that wants to wake every 5 ms measures the damage as lateness.
 //!
-//! | variant | inline (broken for async) | offloaded | rayon |
+//! | variant | [`Mode::Inline`] (broken for async) | [`Mode::Offload`] | [`Mode::Rayon`] |
 //! |---|---|---|---|
 //! | sync | one thread: only that thread waits | — | `pool.install` + `par_iter` |
 //! | tokio | digests inside `JoinSet` tasks | `spawn_blocking` | `ThreadPool::spawn` + `oneshot` |
@@ -16,21 +16,18 @@
 //!
 //! Every variant, in every mode, gives the same [`Report`](pipeline::Report) and the same CPU
 //! digest as [`work::reference`]: where the work runs changes when it finishes, never what it
-//! computes. [`experiment`] runs them all and prints what the heartbeat saw.
+//! computes. Each variant's `run_with` takes the [`Mode`]; [`experiment`] runs them all and prints
+//! what the heartbeat saw.
 #![forbid(unsafe_code)]
 
 pub mod heartbeat;
 pub mod work;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -58,6 +55,13 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Inline, Mode::Offload, Mode::Rayon];
+
+    /// Offloading needs a runtime to offload from: the sync variant has none.
+    pub fn applies_to(self, variant: Variant) -> bool {
+        !(self == Mode::Offload && variant == Variant::Sync)
+    }
+
     /// The mode's name in `variant`'s own words.
     pub fn label(self, variant: Variant) -> &'static str {
         match (self, variant) {
@@ -77,8 +81,8 @@ pub struct Measured {
     pub beats: Beats,
 }
 
-/// A variant's pipeline, run the given way: `variants::*::pipeline`.
-pub type PipelineFn = fn(Mode, &Input, &Config, CpuWork) -> Result<Measured, PipelineError>;
+/// A variant's pipeline, run the given way: `variants::*::run_with`.
+pub type RunWithFn = fn(Mode, &Input, &Config, CpuWork) -> Result<Measured, PipelineError>;
 /// A variant's blocking-section experiment: `variants::*::ticks_while_blocked`.
 pub type BlockedFn = fn(Mode, Duration) -> Result<Blocked, PipelineError>;
 
@@ -100,32 +104,21 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 ];
 // ANCHOR_END: variants
 
-/// Every variant with the modes it runs, its pipeline and its blocking-section experiment.
-pub const MODES: [(Variant, &[Mode], PipelineFn, BlockedFn); 4] = [
-    (
-        Variant::Sync,
-        sync::MODES,
-        sync::pipeline,
-        sync::ticks_while_blocked,
-    ),
-    (
-        Variant::Tokio,
-        tokio_rt::MODES,
-        tokio_rt::pipeline,
-        tokio_rt::ticks_while_blocked,
-    ),
-    (
-        Variant::AsyncStd,
-        async_std_rt::MODES,
-        async_std_rt::pipeline,
-        async_std_rt::ticks_while_blocked,
-    ),
-    (
-        Variant::Smol,
-        smol_rt::MODES,
-        smol_rt::pipeline,
-        smol_rt::ticks_while_blocked,
-    ),
+/// Every variant's `run_with`, in the canonical order; it runs the modes that
+/// [apply to it](Mode::applies_to).
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn); 4] = [
+    (Variant::Sync, sync::run_with),
+    (Variant::Tokio, tokio_rt::run_with),
+    (Variant::AsyncStd, async_std_rt::run_with),
+    (Variant::Smol, smol_rt::run_with),
+];
+
+/// Every variant's blocking-section experiment, in the canonical order.
+pub const BLOCKED_VARIANTS: [(Variant, BlockedFn); 4] = [
+    (Variant::Sync, sync::ticks_while_blocked),
+    (Variant::Tokio, tokio_rt::ticks_while_blocked),
+    (Variant::AsyncStd, async_std_rt::ticks_while_blocked),
+    (Variant::Smol, smol_rt::ticks_while_blocked),
 ];
 
 /// One line of the experiment's table.
@@ -218,10 +211,10 @@ pub fn experiment_with(
         ),
     )?;
     let mut rows = Vec::new();
-    for (variant, modes, pipeline, _) in MODES {
-        for &mode in modes {
+    for (variant, run_with) in RUN_WITH_VARIANTS {
+        for mode in Mode::ALL.into_iter().filter(|m| m.applies_to(variant)) {
             let started = Instant::now();
-            let measured = pipeline(mode, input, cfg, cpu)?;
+            let measured = run_with(mode, input, cfg, cpu)?;
             let row = Row {
                 variant,
                 mode,

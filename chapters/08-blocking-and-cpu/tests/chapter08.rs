@@ -11,7 +11,9 @@ use ch08_blocking_and_cpu::variants::sync;
 use ch08_blocking_and_cpu::work::{
     self, CpuWork, WindowValues, chunk_digest, par_digest, rayon_pool, split,
 };
-use ch08_blocking_and_cpu::{MODES, Mode, VARIANTS, chapter_input, experiment_with};
+use ch08_blocking_and_cpu::{
+    BLOCKED_VARIANTS, Mode, RUN_WITH_VARIANTS, VARIANTS, chapter_input, experiment_with,
+};
 use pipeline::{Config, Dataset, Input, PipelineError, Variant, error_chain, run_sequential};
 use testkit::{TEST_DEADLINE, assert_variants_agree, compare_reports, run_with_deadline};
 
@@ -28,12 +30,12 @@ fn every_variant_in_every_mode_gives_the_reference_report_and_digest() {
     let cfg = Config::default();
     let reference = work::reference(&input, &cfg, TEST_WORK).expect("the reference runs");
     let mut runs = 0;
-    for (variant, modes, pipeline, _) in MODES {
-        for &mode in modes {
+    for (variant, run_with) in RUN_WITH_VARIANTS {
+        for mode in Mode::ALL.into_iter().filter(|m| m.applies_to(variant)) {
             let what = format!("{variant} ({})", mode.label(variant));
             let run_input = input.clone();
             let measured = run_with_deadline(&what, TEST_DEADLINE, move || {
-                pipeline(mode, &run_input, &Config::default(), TEST_WORK)
+                run_with(mode, &run_input, &Config::default(), TEST_WORK)
             })
             .expect_finished(&what)
             .unwrap_or_else(|e| panic!("{what}: {}", error_chain(&e)));
@@ -102,9 +104,14 @@ fn the_experiment_prints_a_line_per_variant_and_mode_and_every_result_matches() 
     })
     .expect_finished("the experiment");
     let rows = rows.unwrap_or_else(|e| panic!("{}", error_chain(&e)));
-    let expected: Vec<(Variant, Mode)> = MODES
+    let expected: Vec<(Variant, Mode)> = RUN_WITH_VARIANTS
         .iter()
-        .flat_map(|(variant, modes, _, _)| modes.iter().map(|&mode| (*variant, mode)))
+        .flat_map(|&(variant, _)| {
+            Mode::ALL
+                .into_iter()
+                .filter(move |m| m.applies_to(variant))
+                .map(move |mode| (variant, mode))
+        })
         .collect();
     let seen: Vec<(Variant, Mode)> = rows.iter().map(|r| (r.variant, r.mode)).collect();
     assert_eq!(seen, expected, "{printed}");
@@ -121,10 +128,10 @@ fn the_experiment_prints_a_line_per_variant_and_mode_and_every_result_matches() 
 }
 
 fn blocked(variant: Variant, mode: Mode) -> Blocked {
-    let (_, _, _, ticks_while_blocked) = MODES
+    let (_, ticks_while_blocked) = BLOCKED_VARIANTS
         .into_iter()
-        .find(|(v, ..)| *v == variant)
-        .expect("every variant is in MODES");
+        .find(|(v, _)| *v == variant)
+        .expect("every variant is in BLOCKED_VARIANTS");
     let what = format!("{variant} ({})", mode.label(variant));
     run_with_deadline(&what, TEST_DEADLINE, move || {
         ticks_while_blocked(mode, BLOCKED_FOR)
@@ -185,7 +192,7 @@ fn an_offloaded_blocking_call_leaves_the_heartbeat_ticking() {
 
 #[test]
 fn the_sync_variant_has_no_runtime_to_offload_from() {
-    let result = sync::pipeline(
+    let result = sync::run_with(
         Mode::Offload,
         &Input::dataset(Dataset::Empty),
         &Config::default(),

@@ -28,15 +28,11 @@ pub mod http;
 pub mod lockin;
 pub mod store;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -118,10 +114,10 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 ];
 // ANCHOR_END: variants
 
-/// The same, with a [`Setup`].
+/// The same, with a [`Setup`]: `variants::*::run_with`.
 pub type RunWithFn = fn(&Input, &Config, &Setup) -> Result<Report, PipelineError>;
 
-pub const VARIANTS_WITH: [(Variant, RunWithFn); 4] = [
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn); 4] = [
     (Variant::Sync, sync::run_with),
     (Variant::Tokio, tokio_rt::run_with),
     (Variant::AsyncStd, async_std_rt::run_with),
@@ -153,7 +149,7 @@ pub fn run_with(
     cfg: &Config,
     setup: &Setup,
 ) -> Result<Report, PipelineError> {
-    let (_, run) = VARIANTS_WITH
+    let (_, run) = RUN_WITH_VARIANTS
         .iter()
         .find(|(v, _)| *v == variant)
         .expect("every variant is listed");

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use ch09_real_io::lockin::NonTokio;
 use ch09_real_io::variants::tokio_rt;
 use ch09_real_io::{
-    PgRoute, PgTarget, Setup, VARIANTS, VARIANTS_WITH, http, lockin, own_registry, store,
+    PgRoute, PgTarget, RUN_WITH_VARIANTS, Setup, VARIANTS, http, lockin, own_registry, store,
 };
 use pipeline::{
     Aggregator, Config, DatasetSpec, FleetRegistry, Input, LookupError, Registry, Report, Variant,
@@ -262,7 +262,7 @@ fn under_injected_faults_every_variant_gives_the_predicted_report() {
     );
     let service = registry(options);
     let mut reports = Vec::new();
-    for (variant, run) in VARIANTS_WITH {
+    for (variant, run) in RUN_WITH_VARIANTS {
         let before = service.stats();
         let setup = Setup {
             registry: Some(service.url()),
@@ -300,7 +300,7 @@ fn every_variant_writes_the_same_table_and_report() {
     let service = registry(own_registry(&cfg));
     let mut reports = Vec::new();
     let mut tables = Vec::new();
-    let routes = VARIANTS_WITH
+    let routes = RUN_WITH_VARIANTS
         .iter()
         .map(|(v, _)| (*v, PgRoute::ConnectRaw))
         .chain([
@@ -356,7 +356,7 @@ fn a_crash_after_two_commits_loses_and_duplicates_nothing_on_restart() {
     let cfg = pg_cfg();
     let reference = run_sequential(&input, &cfg).unwrap();
     let service = registry(own_registry(&cfg));
-    for (variant, _) in VARIANTS_WITH {
+    for (variant, _) in RUN_WITH_VARIANTS {
         let Some(db) = test_database(&format!("crash_restart_{variant}")) else {
             return;
         };
@@ -512,7 +512,7 @@ fn a_connection_terminated_mid_batch_is_named_and_loses_nothing() {
     let cfg = pg_cfg();
     let reference = run_sequential(&input, &cfg).unwrap();
     let service = registry(own_registry(&cfg));
-    for (variant, _) in VARIANTS_WITH {
+    for (variant, _) in RUN_WITH_VARIANTS {
         let Some(db) = test_database(&format!("terminated_{variant}")) else {
             return;
         };
@@ -560,7 +560,7 @@ fn a_checkpoint_moved_by_another_run_refuses_the_commit() {
     let input = pg_input();
     let cfg = pg_cfg();
     let service = registry(own_registry(&cfg));
-    for (variant, _) in VARIANTS_WITH {
+    for (variant, _) in RUN_WITH_VARIANTS {
         let Some(db) = test_database(&format!("moved_{variant}")) else {
             return;
         };
@@ -637,7 +637,7 @@ fn a_constraint_violation_names_window_and_lines_and_loses_nothing() {
     let cfg = pg_cfg();
     let window = timestamp.parse::<i64>().unwrap().div_euclid(60) * 60;
     let service = registry(own_registry(&cfg));
-    for (variant, _) in VARIANTS_WITH {
+    for (variant, _) in RUN_WITH_VARIANTS {
         let Some(db) = test_database(&format!("constraint_{variant}")) else {
             return;
         };
@@ -699,7 +699,7 @@ fn a_database_that_is_down_fails_the_run_before_any_work() {
         "host=127.0.0.1 port={port} user=postgres dbname=sensors"
     ));
     let service = registry(own_registry(&Config::default()));
-    for (variant, _) in VARIANTS_WITH {
+    for (variant, _) in RUN_WITH_VARIANTS {
         let error = failure(
             variant,
             &pg_input(),

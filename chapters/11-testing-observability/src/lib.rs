@@ -28,15 +28,11 @@ pub mod clock;
 pub mod observe;
 pub mod registry;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -142,9 +138,9 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 // ANCHOR_END: variants
 
 /// A variant's run with an explicit [`Setup`]: the four `run_with`s, in the canonical order.
-pub type RunWith = fn(&Input, &Config, &Setup) -> Result<Report, PipelineError>;
+pub type RunWithFn = fn(&Input, &Config, &Setup) -> Result<Report, PipelineError>;
 
-pub const RUN_WITH: [(Variant, RunWith); 4] = [
+pub const RUN_WITH_VARIANTS: [(Variant, RunWithFn); 4] = [
     (Variant::Sync, sync::run_with),
     (Variant::Tokio, tokio_rt::run_with),
     (Variant::AsyncStd, async_std_rt::run_with),

@@ -14,7 +14,8 @@ use ch11_testing_observability::observe::{Capture, Kind, Record};
 use ch11_testing_observability::registry::{FlakyRegistry, HANG, LatencyPlan, Retry, Step};
 use ch11_testing_observability::variants::{async_std_rt, smol_rt, sync, tokio_rt};
 use ch11_testing_observability::{
-    Context, RUN_WITH, RunWith, Setup, VARIANTS, chapter_input, reference, reference_with,
+    Context, RUN_WITH_VARIANTS, RunWithFn, Setup, VARIANTS, chapter_input, reference,
+    reference_with,
 };
 use pipeline::{
     Config, FleetRegistry, Input, LookupError, Reading, RejectReason, Report, Variant, parse_line,
@@ -73,7 +74,7 @@ fn every_variant_gives_the_reference_report() {
 // ANCHOR_END: agree
 
 /// Runs one variant with a capture of its `pipeline` span started on the run's thread.
-fn traced(variant: Variant, run: RunWith, setup: Setup, cfg: Config) -> (Report, Vec<Record>) {
+fn traced(variant: Variant, run: RunWithFn, setup: Setup, cfg: Config) -> (Report, Vec<Record>) {
     within_deadline(variant.name(), move || {
         let capture = Capture::new("pipeline");
         let report = capture.record(|| run(&chapter_input(), &cfg, &setup));
@@ -143,7 +144,7 @@ fn every_variant_emits_the_same_spans_and_events() {
     let setup = Setup::chapter();
     let lookup_events = expected_lookup_events(&setup);
     let mut traces: Vec<(Variant, Vec<Record>)> = Vec::new();
-    for (variant, run) in RUN_WITH {
+    for (variant, run) in RUN_WITH_VARIANTS {
         let (report, records) = traced(variant, run, setup.clone(), cfg.clone());
         let root: Vec<&Record> = records.iter().filter(|r| r.parent.is_none()).collect();
         assert_eq!(root.len(), 1, "{variant}: one root span");
@@ -217,7 +218,7 @@ fn every_variant_emits_the_same_spans_and_events() {
 #[test]
 fn a_stage_that_does_not_carry_its_span_loses_its_trace() {
     let expected = reference(&chapter_input(), &Config::default()).unwrap();
-    for (variant, run) in RUN_WITH {
+    for (variant, run) in RUN_WITH_VARIANTS {
         let broken = Setup {
             context: Context::Dropped,
             ..Setup::chapter()
@@ -605,7 +606,7 @@ fn a_panic_deep_in_the_pipeline_leaves_a_different_backtrace_in_each_model() {
     if let Ok(name) = std::env::var(CHILD_ROLE) {
         // The child: run the pipeline with the bug; the panic hook prints the backtrace; the
         // pipeline catches the panic and reports it as the enrich stage's.
-        let (variant, run) = RUN_WITH
+        let (variant, run) = RUN_WITH_VARIANTS
             .into_iter()
             .find(|(v, _)| v.name() == name)
             .unwrap();

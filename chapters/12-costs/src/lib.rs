@@ -20,17 +20,13 @@
 #![forbid(unsafe_code)]
 
 /// Chapter 1's variant modules, compiled from chapter 1's own files
-/// (`chapters/01-baseline/src/variants/`), in the canonical order (the comments keep rustfmt
-/// from sorting them). The standalone programs include the same files through `#[path]`.
+/// (`chapters/01-baseline/src/variants/`), in the canonical order (`rustfmt.toml` keeps
+/// rustfmt from sorting them). The standalone programs include the same files through `#[path]`.
 #[path = "../../01-baseline/src/variants"]
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 

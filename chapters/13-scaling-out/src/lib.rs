@@ -24,7 +24,7 @@
 //! | smol | `executor.spawn` | `tokio-postgres` via `connect_raw` over smol's `TcpStream` | `executor.spawn(connection).detach()` |
 //!
 //! Every variant needs a database. [`VARIANTS`]' `run` takes it from [`ENV_DATABASE`] and
-//! fails with a message saying so when it is not set; [`VARIANTS_WITH`] takes it as an
+//! fails with a message saying so when it is not set; [`RUN_ON_VARIANTS`] takes it as an
 //! argument. [`experiment`] starts K worker *processes* and kills one mid-batch.
 #![forbid(unsafe_code)]
 
@@ -33,15 +33,11 @@ pub mod experiment;
 pub mod queue;
 pub mod worker;
 
-/// One module per variant, in the canonical order (the comments keep rustfmt from sorting them).
+/// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
-    // 1.
     pub mod sync;
-    // 2.
     pub mod tokio_rt;
-    // 3.
     pub mod async_std_rt;
-    // 4.
     pub mod smol_rt;
 }
 
@@ -82,20 +78,20 @@ pub const VARIANTS: [(Variant, RunFn); 4] = [
 ];
 // ANCHOR_END: variants
 
-/// The same, with the connection string as an argument.
-pub type RunWithFn = fn(&Input, &Config, &str) -> Result<Report, PipelineError>;
+/// The same, on the database at a connection string given as an argument: `variants::*::run_on`.
+pub type RunOnFn = fn(&Input, &Config, &str) -> Result<Report, PipelineError>;
 
-pub const VARIANTS_WITH: [(Variant, RunWithFn); 4] = [
-    (Variant::Sync, sync::run_with),
-    (Variant::Tokio, tokio_rt::run_with),
-    (Variant::AsyncStd, async_std_rt::run_with),
-    (Variant::Smol, smol_rt::run_with),
+pub const RUN_ON_VARIANTS: [(Variant, RunOnFn); 4] = [
+    (Variant::Sync, sync::run_on),
+    (Variant::Tokio, tokio_rt::run_on),
+    (Variant::AsyncStd, async_std_rt::run_on),
+    (Variant::Smol, smol_rt::run_on),
 ];
 
 /// A variant's worker: drain the queue at the connection string with this [`Worker`].
 pub type WorkFn = fn(&str, &Arc<Worker>) -> Result<Summary, PipelineError>;
 
-pub const WORKERS: [(Variant, WorkFn); 4] = [
+pub const WORK_VARIANTS: [(Variant, WorkFn); 4] = [
     (Variant::Sync, sync::work),
     (Variant::Tokio, tokio_rt::work),
     (Variant::AsyncStd, async_std_rt::work),
@@ -108,7 +104,7 @@ pub fn work(
     conninfo: &str,
     worker: &Arc<Worker>,
 ) -> Result<Summary, PipelineError> {
-    let (_, work) = WORKERS
+    let (_, work) = WORK_VARIANTS
         .iter()
         .find(|(v, _)| *v == variant)
         .expect("every variant is listed");

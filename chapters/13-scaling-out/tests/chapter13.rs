@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use ch13_scaling_out::experiment::four_workers;
 use ch13_scaling_out::queue::{self, CLAIM, Claimed};
 use ch13_scaling_out::{
-    BATCH_SIZE, ENV_DATABASE, Exit, Setup, VARIANTS, VARIANTS_WITH, Worker, WorkerSpec,
+    BATCH_SIZE, ENV_DATABASE, Exit, RUN_ON_VARIANTS, Setup, VARIANTS, Worker, WorkerSpec,
     chapter_input, experiment_with, work, worker_main_from_env,
 };
 use pipeline::{Config, FleetRegistry, Report, Variant, error_chain, run_sequential};
@@ -93,7 +93,7 @@ fn windows_of(report: &Report) -> Vec<String> {
 fn one_worker_of_any_variant_drains_the_queue_to_the_reference_report() {
     let reference = reference();
     let mut reports = Vec::new();
-    for (variant, run) in VARIANTS_WITH {
+    for (variant, run) in RUN_ON_VARIANTS {
         let Some(db) = test_database(&format!("alone_{variant}")) else {
             return;
         };

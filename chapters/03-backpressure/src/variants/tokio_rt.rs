@@ -27,16 +27,20 @@ use crate::{QUEUE_LENGTH, Queue, QueueMeter, write_time};
 // ANCHOR: run
 /// The fixed pipeline, for the tour and the tests.
 pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-    fixed(input, cfg, &Signals::new(&crate::WATCH))
+    fixed_unbounded_queue(input, cfg, &Signals::new(&crate::WATCH))
 }
 
 /// FIXED: a bounded channel; the source waits for the sink.
-pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
+pub fn fixed_unbounded_queue(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
     pipeline(Queue::Bounded, input, cfg, signals)
 }
 
 /// BROKEN ON PURPOSE: an unbounded channel; the queue grows with the input.
-pub fn broken_unbounded(
+pub fn broken_unbounded_queue(
     input: &Input,
     cfg: &Config,
     signals: &Signals,

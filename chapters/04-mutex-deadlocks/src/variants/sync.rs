@@ -15,8 +15,8 @@ use pipeline::{
     joined,
 };
 
-use crate::Fix;
 use crate::cache::{Lookup, POISONED, SensorCache, SiteStats, WORKERS, Work, count_site, finish};
+use crate::{CACHE_LOCK, Fix, STATS_LOCK};
 
 // ANCHOR: run
 /// The fixed pipeline: two worker threads share the cache through a scoped guard.
@@ -36,33 +36,24 @@ pub fn run_with(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    let kind = match fix {
-        Fix::ScopedGuard => CacheKind::ScopedGuard,
-        Fix::MessagePassing => CacheKind::Owner,
-        Fix::AsyncLock => {
-            return Err(PipelineError::Config(
-                "the sync variant has no .await to hold an async lock across".into(),
-            ));
-        }
-    };
-    on_threads(kind, input, cfg, signals)
+    on_threads(fix, input, cfg, signals)
 }
 // ANCHOR_END: run
 
 // ANCHOR: driver
 /// Two enrich worker threads — and the cache owner thread, for message passing.
 fn on_threads(
-    kind: CacheKind,
+    fix: Fix,
     input: &Input,
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
+    let (cache, owner) = Cache::new(fix, cfg.channel_capacity)?; // first: it may refuse `fix`
     cfg.validate()?;
     let sink = cfg.sink.open()?;
     let Work { lines_read, parts } = Work::split(input, cfg, WORKERS);
     let [first, second]: [Vec<Parsed>; WORKERS] = parts.try_into().expect("WORKERS parts");
     let registry = &*cfg.registry;
-    let (cache, owner) = Cache::new(kind, cfg.channel_capacity);
     let partials = thread::scope(|s| {
         let first = s.spawn({
             let cache = cache.clone();
@@ -92,7 +83,7 @@ fn enrich_worker(
     signals: &Signals,
     progress: &Progress,
 ) -> Result<Aggregator, PipelineError> {
-    let probe = signals.lock("cache");
+    let probe = signals.lock(CACHE_LOCK);
     let mut aggregator = Aggregator::new();
     for record in records {
         let enriched = match record {
@@ -109,35 +100,35 @@ fn enrich_worker(
 }
 // ANCHOR_END: worker
 
-#[derive(Debug, Clone, Copy)]
-enum CacheKind {
-    ScopedGuard,
-    Owner,
-}
-
-/// A worker's handle on the cache, one per strategy.
+/// A worker's handle on the cache: one per [`Fix`] this variant can run.
 #[derive(Clone)]
 enum Cache {
     ScopedGuard(Arc<Mutex<SensorCache>>),
-    Owner(SyncSender<Request>),
+    MessagePassing(SyncSender<Request>),
 }
 
 /// A question for the cache owner, with where to send the answer.
 type Request = (String, SyncSender<Lookup>);
 
 impl Cache {
-    /// The handle, and for message passing the owner's end of the channel.
-    fn new(kind: CacheKind, capacity: usize) -> (Cache, Option<Receiver<Request>>) {
-        match kind {
-            CacheKind::ScopedGuard => (
+    /// The handle for `fix`, and for message passing the owner's end of the channel. Not
+    /// `AsyncLock`: there is no `.await` to hold it across.
+    fn new(fix: Fix, capacity: usize) -> Result<(Cache, Option<Receiver<Request>>), PipelineError> {
+        Ok(match fix {
+            Fix::ScopedGuard => (
                 Cache::ScopedGuard(Arc::new(Mutex::new(SensorCache::new()))),
                 None,
             ),
-            CacheKind::Owner => {
+            Fix::MessagePassing => {
                 let (requests, owner) = mpsc::sync_channel(capacity);
-                (Cache::Owner(requests), Some(owner))
+                (Cache::MessagePassing(requests), Some(owner))
             }
-        }
+            Fix::AsyncLock => {
+                return Err(PipelineError::Config(
+                    "the sync variant has no .await to hold an async lock across".into(),
+                ));
+            }
+        })
     }
 
     fn lookup(
@@ -148,7 +139,7 @@ impl Cache {
     ) -> Result<Lookup, PipelineError> {
         match self {
             Cache::ScopedGuard(cache) => Ok(lookup_scoped(cache, probe, registry, sensor_id)),
-            Cache::Owner(requests) => lookup_via_owner(requests, sensor_id),
+            Cache::MessagePassing(requests) => lookup_via_owner(requests, sensor_id),
         }
     }
 }
@@ -287,7 +278,9 @@ fn enrich_counting(
     let mut aggregator = Aggregator::new();
     for record in records {
         if let Ok(reading) = record {
-            let mut cache = signals.lock("cache").lock(|| cache.lock().expect(POISONED));
+            let mut cache = signals
+                .lock(CACHE_LOCK)
+                .lock(|| cache.lock().expect(POISONED));
             let found = cache
                 .entry(reading.sensor_id.clone())
                 .or_insert_with_key(|id| registry.lookup(id))
@@ -295,7 +288,9 @@ fn enrich_counting(
             if let Some(barrier) = first_reading.take() {
                 barrier.wait(); // the snapshot now holds what it takes first
             }
-            let mut stats = signals.lock("stats").lock(|| stats.lock().expect(POISONED));
+            let mut stats = signals
+                .lock(STATS_LOCK)
+                .lock(|| stats.lock().expect(POISONED));
             count_site(&mut stats, &found);
             aggregator.add(enrich_with(reading, found));
         } else if let Err(rejection) = record {
@@ -313,15 +308,23 @@ fn enrich_counting(
 fn snapshot(order: Order, (cache, stats, barrier): Shared<'_>, signals: &Signals) -> u64 {
     match order {
         Order::Inverted => {
-            let stats = signals.lock("stats").lock(|| stats.lock().expect(POISONED));
+            let stats = signals
+                .lock(STATS_LOCK)
+                .lock(|| stats.lock().expect(POISONED));
             barrier.wait();
-            let cache = signals.lock("cache").lock(|| cache.lock().expect(POISONED)); // never returns
+            let cache = signals
+                .lock(CACHE_LOCK)
+                .lock(|| cache.lock().expect(POISONED)); // never returns
             cache.len() as u64 + stats.values().sum::<u64>()
         }
         Order::Consistent => {
             barrier.wait();
-            let cache = signals.lock("cache").lock(|| cache.lock().expect(POISONED));
-            let stats = signals.lock("stats").lock(|| stats.lock().expect(POISONED));
+            let cache = signals
+                .lock(CACHE_LOCK)
+                .lock(|| cache.lock().expect(POISONED));
+            let stats = signals
+                .lock(STATS_LOCK)
+                .lock(|| stats.lock().expect(POISONED));
             cache.len() as u64 + stats.values().sum::<u64>()
         }
     }

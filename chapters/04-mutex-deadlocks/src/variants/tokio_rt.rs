@@ -17,11 +17,11 @@ use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Progress, Registry, Report, enrich_with,
 };
 
-use crate::Fix;
 use crate::cache::{
     Lookup, SensorCache, SiteStats, WORKERS, Work, count_site, finish, lookup_holding_guard,
     lookup_scoped, registry_lookup,
 };
+use crate::{CACHE_LOCK, Fix, STATS_LOCK};
 
 /// How long the in-runtime timeouts of the `_with_timeout` demos wait.
 pub const INNER_TIMEOUT: Duration = Duration::from_millis(200);
@@ -44,12 +44,7 @@ pub fn run_with(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    let kind = match fix {
-        Fix::ScopedGuard => CacheKind::ScopedGuard,
-        Fix::AsyncLock => CacheKind::AsyncLock,
-        Fix::MessagePassing => CacheKind::Owner,
-    };
-    on_one_thread(kind, input, cfg, signals, None)
+    on_one_thread(Some(fix), input, cfg, signals, None)
 }
 // ANCHOR_END: run
 
@@ -59,7 +54,7 @@ pub fn broken_guard_across_await(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    on_one_thread(CacheKind::HoldingGuard, input, cfg, signals, None)
+    on_one_thread(None, input, cfg, signals, None)
 }
 
 /// The same workers on the same executor with the guard scoped: finishes.
@@ -78,19 +73,14 @@ pub fn broken_guard_across_await_with_timeout(
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    on_one_thread(
-        CacheKind::HoldingGuard,
-        input,
-        cfg,
-        signals,
-        Some(INNER_TIMEOUT),
-    )
+    on_one_thread(None, input, cfg, signals, Some(INNER_TIMEOUT))
 }
 
 // ANCHOR: driver
-/// Two enrich workers — and the cache owner, for message passing — joined on one thread.
+/// Two enrich workers — and the cache owner, for message passing — joined on one thread. With
+/// `fix: None` they hold the std guard across the look-up: the broken pipeline.
 fn on_one_thread(
-    kind: CacheKind,
+    fix: Option<Fix>,
     input: &Input,
     cfg: &Config,
     signals: &Signals,
@@ -103,7 +93,7 @@ fn on_one_thread(
     let registry = &*cfg.registry;
     let partials =
         one_thread()?.block_on(async {
-            let (cache, owner) = Cache::new(kind, cfg.channel_capacity);
+            let (cache, owner) = Cache::new(fix, cfg.channel_capacity);
             let workers = async {
                 let (first, second, ()) = tokio::join!(
                     enrich_worker(first, cache.clone(), registry, signals, &cfg.progress),
@@ -146,7 +136,7 @@ async fn enrich_worker(
     signals: &Signals,
     progress: &Progress,
 ) -> Result<Aggregator, PipelineError> {
-    let probe = signals.lock("cache");
+    let probe = signals.lock(CACHE_LOCK);
     let mut aggregator = Aggregator::new();
     for record in records {
         let enriched = match record {
@@ -163,40 +153,33 @@ async fn enrich_worker(
 }
 // ANCHOR_END: worker
 
-#[derive(Debug, Clone, Copy)]
-enum CacheKind {
-    HoldingGuard,
-    ScopedGuard,
-    AsyncLock,
-    Owner,
-}
-
-/// A worker's handle on the cache, one per strategy.
+/// A worker's handle on the cache: one per [`Fix`], and the broken one.
 #[derive(Clone)]
 enum Cache {
     HoldingGuard(Arc<StdMutex<SensorCache>>),
     ScopedGuard(Arc<StdMutex<SensorCache>>),
     AsyncLock(Arc<AsyncMutex<SensorCache>>),
-    Owner(mpsc::Sender<Request>),
+    MessagePassing(mpsc::Sender<Request>),
 }
 
 /// A question for the cache owner, with where to send the answer.
 type Request = (String, oneshot::Sender<Lookup>);
 
 impl Cache {
-    /// The handle, and for message passing the owner's end of the channel.
-    fn new(kind: CacheKind, capacity: usize) -> (Cache, Option<mpsc::Receiver<Request>>) {
+    /// The handle for `fix` (`None`: no fix, the std guard held across the `.await`), and for
+    /// message passing the owner's end of the channel.
+    fn new(fix: Option<Fix>, capacity: usize) -> (Cache, Option<mpsc::Receiver<Request>>) {
         let std_cache = || Arc::new(StdMutex::new(SensorCache::new()));
-        match kind {
-            CacheKind::HoldingGuard => (Cache::HoldingGuard(std_cache()), None),
-            CacheKind::ScopedGuard => (Cache::ScopedGuard(std_cache()), None),
-            CacheKind::AsyncLock => (
+        match fix {
+            None => (Cache::HoldingGuard(std_cache()), None),
+            Some(Fix::ScopedGuard) => (Cache::ScopedGuard(std_cache()), None),
+            Some(Fix::AsyncLock) => (
                 Cache::AsyncLock(Arc::new(AsyncMutex::new(SensorCache::new()))),
                 None,
             ),
-            CacheKind::Owner => {
+            Some(Fix::MessagePassing) => {
                 let (requests, owner) = mpsc::channel(capacity);
-                (Cache::Owner(requests), Some(owner))
+                (Cache::MessagePassing(requests), Some(owner))
             }
         }
     }
@@ -213,7 +196,7 @@ impl Cache {
             }
             Cache::ScopedGuard(cache) => lookup_scoped(cache, probe, registry, sensor_id).await,
             Cache::AsyncLock(cache) => lookup_async_lock(cache, probe, registry, sensor_id).await,
-            Cache::Owner(requests) => return lookup_via_owner(requests, sensor_id).await,
+            Cache::MessagePassing(requests) => return lookup_via_owner(requests, sensor_id).await,
         })
     }
 }
@@ -383,7 +366,7 @@ async fn enrich_counting(
     let mut aggregator = Aggregator::new();
     for record in records {
         if let Ok(reading) = record {
-            let mut cache = signals.lock("cache").lock_async(cache.lock()).await;
+            let mut cache = signals.lock(CACHE_LOCK).lock_async(cache.lock()).await;
             let found = match cache.get(&reading.sensor_id) {
                 Some(hit) => hit.clone(),
                 None => registry_lookup(registry, &reading.sensor_id).await,
@@ -392,7 +375,7 @@ async fn enrich_counting(
             if let Some(barrier) = first_reading.take() {
                 barrier.wait().await; // the snapshot now holds what it takes first
             }
-            let mut stats = signals.lock("stats").lock_async(stats.lock()).await;
+            let mut stats = signals.lock(STATS_LOCK).lock_async(stats.lock()).await;
             count_site(&mut stats, &found);
             aggregator.add(enrich_with(reading, found));
         } else if let Err(rejection) = record {
@@ -410,15 +393,15 @@ async fn enrich_counting(
 async fn snapshot(order: Order, (cache, stats, barrier): Shared<'_>, signals: &Signals) -> u64 {
     match order {
         Order::Inverted => {
-            let stats = signals.lock("stats").lock_async(stats.lock()).await;
+            let stats = signals.lock(STATS_LOCK).lock_async(stats.lock()).await;
             barrier.wait().await;
-            let cache = signals.lock("cache").lock_async(cache.lock()).await; // never returns
+            let cache = signals.lock(CACHE_LOCK).lock_async(cache.lock()).await; // never returns
             cache.len() as u64 + stats.values().sum::<u64>()
         }
         Order::Consistent => {
             barrier.wait().await;
-            let cache = signals.lock("cache").lock_async(cache.lock()).await;
-            let stats = signals.lock("stats").lock_async(stats.lock()).await;
+            let cache = signals.lock(CACHE_LOCK).lock_async(cache.lock()).await;
+            let stats = signals.lock(STATS_LOCK).lock_async(stats.lock()).await;
             cache.len() as u64 + stats.values().sum::<u64>()
         }
     }

@@ -18,26 +18,30 @@ use crate::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
 
 /// The fixed pipeline, for the tour and the tests.
 pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-    fixed(input, cfg, &Signals::new(&crate::WATCH))
+    fixed_unbounded_spawn(input, cfg, &Signals::new(&crate::WATCH))
 }
 
 /// FIXED: at most `cfg.concurrency` look-ups in flight.
-pub fn fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    pipeline(Limit::Bounded, input, cfg, signals, REGISTRY_LATENCY)
-}
-
-/// BROKEN ON PURPOSE: a task per reading, all at once.
-pub fn broken_unbounded(
+pub fn fixed_unbounded_spawn(
     input: &Input,
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
-    broken_unbounded_with_latency(input, cfg, signals, REGISTRY_LATENCY)
+    pipeline(Limit::Bounded, input, cfg, signals, REGISTRY_LATENCY)
+}
+
+/// BROKEN ON PURPOSE: a task per reading, all at once.
+pub fn broken_unbounded_spawn(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    broken_unbounded_spawn_with_latency(input, cfg, signals, REGISTRY_LATENCY)
 }
 
 /// The broken pipeline against a registry with the given latency (the tests use a long one, so
 /// that the outcome cannot depend on how fast this machine spawns).
-pub fn broken_unbounded_with_latency(
+pub fn broken_unbounded_spawn_with_latency(
     input: &Input,
     cfg: &Config,
     signals: &Signals,

@@ -16,43 +16,36 @@ use pipeline::{
     Aggregator, Config, Input, Parsed, PipelineError, Registry, Report, Work, panic_message,
 };
 
+use crate::Handles;
 use crate::lookup::{batches, enrich_guarded, enrich_swallowing};
 use crate::outcome::{Outcome, dead_letter_path, deliver, deliver_swallowing};
 
 /// The fixed pipeline without faults, for the tour and the tests.
 pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-    fixed_with(input, cfg, &FaultPlan::none()).map(|outcome| outcome.report)
+    run_with(Handles::Joined, input, cfg, &FaultPlan::none()).map(|outcome| outcome.report)
 }
 
 /// FIXED, under the demo's fault plan.
-pub fn fixed(input: &Input, cfg: &Config, _signals: &Signals) -> Result<Report, PipelineError> {
-    fixed_with(input, cfg, &crate::demo_plan(input)).map(|outcome| outcome.report)
+pub fn fixed_swallowed_errors(
+    input: &Input,
+    cfg: &Config,
+    _signals: &Signals,
+) -> Result<Report, PipelineError> {
+    run_with(Handles::Joined, input, cfg, &crate::demo_plan(input)).map(|outcome| outcome.report)
 }
 
 /// BROKEN ON PURPOSE, under the demo's fault plan.
-pub fn broken(input: &Input, cfg: &Config, _signals: &Signals) -> Result<Report, PipelineError> {
-    broken_with(input, cfg, &crate::demo_plan(input)).map(|outcome| outcome.report)
+pub fn broken_swallowed_errors(
+    input: &Input,
+    cfg: &Config,
+    _signals: &Signals,
+) -> Result<Report, PipelineError> {
+    run_with(Handles::Dropped, input, cfg, &crate::demo_plan(input)).map(|outcome| outcome.report)
 }
 
-/// FIXED: every task joined, every failure accounted for.
-pub fn fixed_with(input: &Input, cfg: &Config, plan: &FaultPlan) -> Result<Outcome, PipelineError> {
-    cfg.validate()?;
-    let (sink, ledger) = plan.sink(cfg.sink.open()?);
-    let Work { lines_read, parts } = Work::split(input, cfg, cfg.worker_threads);
-    let (registry, plan) = (Arc::clone(&cfg.registry), Arc::new(plan.clone()));
-    let aggregator = task::block_on(enrich_joined(parts, registry, plan, cfg.batch_size))?;
-    let dead_letters = dead_letter_path(&cfg.sink);
-    deliver(
-        lines_read,
-        aggregator,
-        sink,
-        &ledger,
-        dead_letters.as_deref(),
-    )
-}
-
-/// BROKEN ON PURPOSE: fire-and-forget tasks, swallowed errors.
-pub fn broken_with(
+/// The pipeline under `plan`, its tasks' handles dropped (broken) or joined (fixed).
+pub fn run_with(
+    handles: Handles,
     input: &Input,
     cfg: &Config,
     plan: &FaultPlan,
@@ -61,8 +54,25 @@ pub fn broken_with(
     let (sink, ledger) = plan.sink(cfg.sink.open()?);
     let Work { lines_read, parts } = Work::split(input, cfg, cfg.worker_threads);
     let (registry, plan) = (Arc::clone(&cfg.registry), Arc::new(plan.clone()));
-    let aggregator = task::block_on(enrich_detached(parts, registry, plan, cfg.batch_size));
-    Ok(deliver_swallowing(lines_read, aggregator, sink, &ledger))
+    match handles {
+        // BROKEN ON PURPOSE: fire-and-forget tasks, swallowed errors.
+        Handles::Dropped => {
+            let aggregator = task::block_on(enrich_detached(parts, registry, plan, cfg.batch_size));
+            Ok(deliver_swallowing(lines_read, aggregator, sink, &ledger))
+        }
+        // FIXED: every task joined, every failure accounted for.
+        Handles::Joined => {
+            let aggregator = task::block_on(enrich_joined(parts, registry, plan, cfg.batch_size))?;
+            let dead_letters = dead_letter_path(&cfg.sink);
+            deliver(
+                lines_read,
+                aggregator,
+                sink,
+                &ledger,
+                dead_letters.as_deref(),
+            )
+        }
+    }
 }
 
 // ANCHOR: broken

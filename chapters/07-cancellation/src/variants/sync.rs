@@ -19,7 +19,7 @@ use pipeline::{
 
 use crate::checkpoint::{self, Checkpoint, End, RunEnd, SourceEnd, Stages};
 use crate::registry::{LOOKUP_TIMEOUT, MAX_ATTEMPTS, PlannedRegistry};
-use crate::{Controls, Shutdown};
+use crate::{Controls, OnStop, Shutdown};
 
 /// The fixed pipeline, never stopped: for the tour and the tests.
 pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
@@ -27,14 +27,21 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
     pipeline(input, cfg, &controls, Checkpoint::start(input))?.finished()
 }
 
-/// FIXED: runs until the input ends or `controls.shutdown` is triggered; a stopped run drains
-/// what it has handed on and writes a checkpoint to `checkpoint`.
-pub fn run_until_stopped(
+/// Runs until the input ends or `controls.shutdown` is triggered, then writes a checkpoint to
+/// `checkpoint`. FIXED with [`OnStop::Drain`]: a stopped run drains what it has handed on
+/// first. BROKEN ON PURPOSE with [`OnStop::DropPipeline`]: on a stop it abandons its threads and
+/// checkpoints what the source read.
+pub fn run_with(
+    on_stop: OnStop,
     input: &Input,
     cfg: &Config,
     controls: &Controls,
     checkpoint: &Path,
 ) -> Result<RunEnd, PipelineError> {
+    let pipeline: checkpoint::Pipeline = match on_stop {
+        OnStop::DropPipeline => broken_pipeline,
+        OnStop::Drain => pipeline,
+    };
     checkpoint::run_until_stopped(pipeline, input, cfg, controls, checkpoint)
 }
 
@@ -48,29 +55,32 @@ pub fn resume_from(
     checkpoint::resume_from(pipeline, input, cfg, controls, checkpoint)
 }
 
-/// BROKEN ON PURPOSE: on a stop it abandons its threads and checkpoints what the source read.
-pub fn broken_run_until_stopped(
-    input: &Input,
-    cfg: &Config,
-    controls: &Controls,
-    checkpoint: &Path,
-) -> Result<RunEnd, PipelineError> {
-    checkpoint::run_until_stopped(broken_pipeline, input, cfg, controls, checkpoint)
-}
-
 /// The live demo, fixed: stop, resume, the resumed run's report.
-pub fn demo_fixed(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    crate::stop_and_resume(run_until_stopped, resume_from, false, input, cfg, signals)
-}
-
-/// The live demo, broken: stop (abandoning the threads), resume, the resumed run's report.
-pub fn demo_broken(
+pub fn fixed_lost_on_shutdown(
     input: &Input,
     cfg: &Config,
     signals: &Signals,
 ) -> Result<Report, PipelineError> {
     crate::stop_and_resume(
-        broken_run_until_stopped,
+        run_with,
+        OnStop::Drain,
+        resume_from,
+        false,
+        input,
+        cfg,
+        signals,
+    )
+}
+
+/// The live demo, broken: stop (abandoning the threads), resume, the resumed run's report.
+pub fn broken_lost_on_shutdown(
+    input: &Input,
+    cfg: &Config,
+    signals: &Signals,
+) -> Result<Report, PipelineError> {
+    crate::stop_and_resume(
+        run_with,
+        OnStop::DropPipeline,
         resume_from,
         true,
         input,

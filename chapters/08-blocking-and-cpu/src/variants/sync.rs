@@ -11,16 +11,13 @@ use crate::heartbeat::{Blocked, Heartbeat, PERIOD, blocking_section};
 use crate::work::{self, Aggregated, CpuWork, Outcome, WindowValues};
 use crate::{Measured, Mode};
 
-/// The modes this variant runs: one thread, rayon. (There is no runtime to offload from.)
-pub const MODES: &[Mode] = &[Mode::Inline, Mode::Rayon];
-
 /// The fixed pipeline, for the tour and the tests: CPU work on rayon.
 pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-    pipeline(Mode::Rayon, input, cfg, CpuWork::default()).map(|m| m.outcome.report)
+    run_with(Mode::Rayon, input, cfg, CpuWork::default()).map(|m| m.outcome.report)
 }
 
 /// The pipeline with the digests computed the `mode` way, while a heartbeat thread ticks.
-pub fn pipeline(
+pub fn run_with(
     mode: Mode,
     input: &Input,
     cfg: &Config,

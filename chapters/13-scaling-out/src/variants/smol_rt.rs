@@ -24,12 +24,12 @@ use crate::worker::{POLL, Summary, Worker};
 /// One worker of this variant, alone, on the queue at [`crate::database_from_env`] (the
 /// tour's and the workshop's contract; it fails clearly without a database).
 pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-    run_with(input, cfg, &crate::database_from_env()?)
+    run_on(input, cfg, &crate::database_from_env()?)
 }
 
 /// Queues `input`, drains the queue with one worker of this variant (`cfg.worker_threads`
 /// lanes), and reads the report back from the tables.
-pub fn run_with(input: &Input, cfg: &Config, conninfo: &str) -> Result<Report, PipelineError> {
+pub fn run_on(input: &Input, cfg: &Config, conninfo: &str) -> Result<Report, PipelineError> {
     crate::run_alone(Variant::Smol, input, cfg, conninfo)
 }
 
