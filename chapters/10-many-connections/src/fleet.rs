@@ -164,8 +164,8 @@ pub fn run(
 }
 
 // ANCHOR: fleet_main
-/// The fleet as a process of its own (the workshop's hidden `fleet --connect ADDR
-/// --connections N` subcommand): raises its open-file limit, reads the input from stdin,
+/// The fleet as a process of its own (the chapter's registered child [`crate::FLEET_CHILD`],
+/// with `--connect ADDR --connections N`): raises its open-file limit, reads the input from stdin,
 /// connects `connections` sensors to `connect` and streams. Prints its summary and its
 /// open-file limit on stdout; an error says which sensor failed and how.
 ///

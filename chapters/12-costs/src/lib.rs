@@ -15,8 +15,8 @@
 //! tested, and it is the code chapter 1 teaches.
 //!
 //! This crate computes and returns typed results ([`MemoryRow`], [`BuildRow`]); the workshop's
-//! `bench` formats them. The memory child runs through the workshop's hidden `__idle`
-//! subcommand, which calls [`idle_main`].
+//! `bench` formats them. The memory child is this chapter's registered [`IDLE_CHILD`] (started
+//! by [`workshop_idle`]), which calls [`idle_main`].
 #![forbid(unsafe_code)]
 
 /// Chapter 1's variant modules, compiled from chapter 1's own files

@@ -19,23 +19,31 @@ pub fn config(conninfo: &str) -> Result<tokio_postgres::Config, PipelineError> {
 /// `postgresql://user@host:port/dbname`, without the password: what messages call the
 /// database.
 pub fn describe(config: &tokio_postgres::Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
+    describe_parts(
+        config.get_user(),
+        config.get_hosts().first(),
+        config.get_ports().first().copied(),
+        config.get_dbname(),
+    )
+}
+
+/// [`describe`] from the parts, for a connection string parsed by another client's `Config`
+/// (the sync `postgres` crate's has the same getters but is another type).
+pub fn describe_parts(
+    user: Option<&str>,
+    host: Option<&Host>,
+    port: Option<u16>,
+    dbname: Option<&str>,
+) -> String {
+    let host = host
         .map(|host| match host {
             Host::Tcp(name) => name.clone(),
             Host::Unix(path) => path.display().to_string(),
         })
         .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(DEFAULT_PORT);
-    let user = config
-        .get_user()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    format!(
-        "postgresql://{user}{host}:{port}/{}",
-        config.get_dbname().unwrap_or("")
-    )
+    let port = port.unwrap_or(DEFAULT_PORT);
+    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+    format!("postgresql://{user}{host}:{port}/{}", dbname.unwrap_or(""))
 }
 
 /// The host and port a `connect_raw` opens its own socket to. TCP hosts only: the variants

@@ -19,6 +19,6 @@ pub mod connect;
 pub mod error;
 pub mod rows;
 
-pub use connect::{config, describe, tcp_address};
+pub use connect::{config, describe, describe_parts, tcp_address};
 pub use error::{db_error, state_error};
 pub use rows::{RejectionRow, WindowRow};

@@ -459,23 +459,15 @@ fn conninfo_for(config: &Config, dbname: &str) -> String {
     out
 }
 
-/// `postgresql://user@host:port/dbname`, without the password, for messages.
+/// `postgresql://user@host:port/dbname`, without the password, for messages (the same words
+/// as every other message about a database: [`pgstore::describe_parts`]).
 pub fn describe(config: &Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|host| match host {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config
-        .get_user()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    let db = config.get_dbname().unwrap_or("");
-    format!("postgresql://{user}{host}:{port}/{db}")
+    pgstore::describe_parts(
+        config.get_user(),
+        config.get_hosts().first(),
+        config.get_ports().first().copied(),
+        config.get_dbname(),
+    )
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use super::{CHILD_DEADLINE, IdleSample, MemoryRow, WORKER_THREADS};
 /// Runs [`idle_main`] in a child process `repeats` times per variant (in `Variant::ALL`
 /// order) and reduces each variant's samples to a [`MemoryRow`] (medians).
 ///
-/// `launch(variant, count)` returns the command that runs the child — the workshop's hidden
-/// `__idle --variant <v> --count <n>`, or a test binary re-executing itself. Each child gets
+/// `launch(variant, count)` returns the command that runs the child — the chapter's registered
+/// child (`crate::workshop_idle`), or a test binary re-executing itself. Each child gets
 /// `ASYNC_STD_THREAD_COUNT` = [`WORKER_THREADS`], is killed if it runs past
 /// [`CHILD_DEADLINE`], and must release every unit it spawned.
 pub fn measure_memory(
