@@ -65,6 +65,8 @@ pub fn find_demo(name: &str) -> anyhow::Result<&'static Demo> {
 
 #[cfg(test)]
 mod tests {
+    use pipeline::Variant;
+
     use super::*;
 
     #[test]
@@ -99,6 +101,14 @@ mod tests {
             count,
             "a demo, experiment or child name is used twice"
         );
+    }
+
+    #[test]
+    fn every_chapter_lists_the_four_variants_in_the_canonical_order() {
+        for chapter in CHAPTERS {
+            let listed: Vec<Variant> = chapter.variants.iter().map(|(v, _)| *v).collect();
+            assert_eq!(listed, Variant::ALL, "chapter {}", chapter.number);
+        }
     }
 
     #[test]
