@@ -135,8 +135,8 @@ enum Command {
         fixed: bool,
         /// Seconds without progress after which the run counts as stuck.
         #[arg(long, default_value_t = 2, allow_negative_numbers = true,
-              value_parser = clap::value_parser!(u64).range(1..=600))]
-        stall_secs: u64,
+              value_parser = clap::value_parser!(u32).range(1..=600))]
+        stall_secs: u32,
     },
     /// Start the registry as a real HTTP service on 127.0.0.1 (for a session: point a browser or
     /// `curl http://127.0.0.1:PORT/sensors/s-0001` at it). Runs until Ctrl-C.
@@ -148,8 +148,8 @@ enum Command {
         /// Median latency of an answer, in milliseconds (a long-tailed distribution; 0: at once;
         /// at most a minute).
         #[arg(long, default_value_t = 0, allow_negative_numbers = true,
-              value_parser = clap::value_parser!(u64).range(0..=60_000))]
-        latency_ms: u64,
+              value_parser = clap::value_parser!(u32).range(0..=60_000))]
+        latency_ms: u32,
         /// Requests in progress at most; past it the service answers 503.
         #[arg(long, default_value_t = 64, allow_negative_numbers = true,
               value_parser = clap::value_parser!(u32).range(1..=MAX_CAPACITY))]
@@ -217,10 +217,9 @@ struct DatasetArgs {
           allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(0..=MAX_LINES))]
     lines: u32,
-    /// Sensors (1 to 1000).
+    /// Sensors (1 to 1000; checked with the rest of the dataset's settings).
     #[arg(long, default_value_t = DatasetSpec::default().sensors,
-          allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+          allow_negative_numbers = true)]
     sensors: u32,
     /// Random seed: the same seed gives the same bytes.
     #[arg(long, default_value_t = DatasetSpec::default().seed, allow_negative_numbers = true,
@@ -358,13 +357,13 @@ fn main() -> ExitCode {
             name,
             variant,
             fixed,
-            stall: std::time::Duration::from_secs(stall_secs),
+            stall: std::time::Duration::from_secs(u64::from(stall_secs)),
         }),
         Some(Command::Registry {
             port,
             latency_ms,
             capacity,
-        }) => registry(port, latency_ms, capacity as usize),
+        }) => registry(port, u64::from(latency_ms), capacity as usize),
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, usize::from(n)),
