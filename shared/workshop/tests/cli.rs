@@ -1041,7 +1041,9 @@ const BAD: &[Bad] = &[
         input: GOOD,
         args: &["registry", "--latency-ms", "18446744073709551615"],
         code: 2,
-        says: &["invalid value '18446744073709551615' for '--latency-ms <LATENCY_MS>': number too large"],
+        says: &[
+            "invalid value '18446744073709551615' for '--latency-ms <LATENCY_MS>': number too large",
+        ],
         leaves: &[],
     },
     Bad {
