@@ -384,11 +384,11 @@ fn main() -> ExitCode {
                 eprintln!("{}", exit.message);
                 return ExitCode::from(exit.code);
             }
-            if let Some(failed) = e.downcast_ref::<stdout::StdoutFailed>() {
-                if failed.is_broken_pipe() {
-                    // The reader has all it wanted (`| head -1`): nothing to say.
-                    return ExitCode::from(stdout::BROKEN_PIPE);
-                }
+            if e.downcast_ref::<stdout::StdoutFailed>()
+                .is_some_and(stdout::StdoutFailed::is_broken_pipe)
+            {
+                // The reader has all it wanted (`| head -1`): nothing to say.
+                return ExitCode::from(stdout::BROKEN_PIPE);
             }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
