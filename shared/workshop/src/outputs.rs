@@ -131,13 +131,24 @@ impl Staged {
         let staging = tempfile::Builder::new()
             .prefix(".workshop-staging-")
             .tempdir_in(&dir)
-            .with_context(cannot)?;
+            .map_err(|e| anyhow::anyhow!("{}: {}", cannot(), without_staging_name(&e)))?;
         Ok(Staged {
             flag,
             target: target.to_path_buf(),
             dir,
             staging,
         })
+    }
+}
+
+/// The OS's words for a failed staging directory, without the random name `tempfile` adds
+/// (`… at path "/x/.workshop-staging-au8X6I"`), which is no business of the user's.
+/// (Its error keeps the OS's error only as text, so the suffix is cut from the text.)
+fn without_staging_name(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.split_once(" at path \"") {
+        Some((os, _)) => os.to_owned(),
+        None => text,
     }
 }
 

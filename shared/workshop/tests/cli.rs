@@ -1086,6 +1086,9 @@ fn bad_inputs_and_invocations_get_a_message_an_exit_status_and_leave_nothing_beh
         if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
             wrong.push("a panic".into());
         }
+        if stderr.contains("workshop-staging") {
+            wrong.push("a staging directory's name in a message".into());
+        }
         let mut left: Vec<String> = std::fs::read_dir(&scratch.0)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
