@@ -157,11 +157,13 @@ pub fn run_with(
 }
 
 /// A connection string as it may be shown: the driver's own parser reads it (URL or
-/// `key=value` form alike) and only user, host, port and database come back, never the
-/// password. One that does not parse is not shown at all: it may hold a password in a form
-/// the parser did not recognise.
+/// `key=value` form alike; the same `pgstore::config` the connection is made with) and only
+/// user, host, port and database come back, never the password. One that does not parse is
+/// not shown at all: it may hold a password in a form the parser did not recognise. Every
+/// message about a database says it in these words (`pgstore::describe`); there is no second
+/// redaction that knows only one form.
 pub fn redact(conninfo: &str) -> String {
-    match conninfo.parse::<tokio_postgres::Config>() {
+    match pgstore::config(conninfo) {
         Ok(config) => store::describe(&config),
         Err(_) => "a connection string that does not parse; not shown".to_owned(),
     }
@@ -198,3 +200,27 @@ pub const CHAPTER: course::Chapter = course::Chapter {
     custom_run: Some(run_with_flags),
     ..course::Chapter::BASE
 };
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_shows_no_password_in_either_form_of_connection_string() {
+        assert_eq!(
+            redact("host=127.0.0.1 port=1 user=u password=s3cret dbname=d"),
+            "postgresql://u@127.0.0.1:1/d"
+        );
+        assert_eq!(
+            redact("postgresql://u:s3cret@127.0.0.1:1/d?sslmode=disable"),
+            "postgresql://u@127.0.0.1:1/d"
+        );
+        assert_eq!(
+            redact("host='a b' password='s3 cret' port=5"),
+            "postgresql://a b:5/"
+        );
+        let broken = redact("host=127.0.0.1 port=x password=s3cret");
+        assert!(!broken.contains("s3cret"), "{broken}");
+        assert!(broken.contains("not shown"), "{broken}");
+    }
+}

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use crate::dataset::{Dataset, DatasetSpec};
 use crate::error::PipelineError;
 
+/// The byte-order mark, U+FEFF (`EF BB BF` in UTF-8).
+const BOM: char = '\u{feff}';
+
 /// One line of input with its 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawLine {
@@ -29,10 +32,19 @@ pub struct Input {
 }
 
 impl Input {
+    /// A leading UTF-8 byte-order mark is dropped: it is an encoding marker some editors and
+    /// spreadsheet exports write, not data, and left in it would make the first line's sensor id
+    /// `"\u{feff}s-0005"` and reject it. Only one, only at the start; line numbers are unchanged
+    /// (the mark is on line 1 and so is what follows it).
     pub fn from_text(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
+        let text: Arc<str> = text.into();
+        let text = match text.strip_prefix(BOM) {
+            Some(rest) => Arc::from(rest),
+            None => text,
+        };
         Input {
             name: name.into(),
-            text: text.into(),
+            text,
         }
     }
 
@@ -172,6 +184,28 @@ mod tests {
             vec![vec![2, 3], vec![4, 5], vec![6]]
         );
         assert_eq!(numbers(input.batches_from(2, 0)).len(), 5);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_not_data_and_line_numbers_do_not_move() {
+        let input = Input::from_text("t", "\u{feff}s-0005,1700000000,1.5\nb\n");
+        let lines: Vec<RawLine> = input.batches(10).flatten().collect();
+        assert_eq!(lines[0].text, "s-0005,1700000000,1.5");
+        assert_eq!((lines[0].number, lines[1].number), (1, 2));
+        assert_eq!(input.line_count(), 2);
+        // Only one, only at the start: a second mark, or one inside, is the line's problem.
+        let twice = Input::from_text("t", "\u{feff}\u{feff}a\nb\u{feff}\n");
+        assert_eq!(twice.text(), "\u{feff}a\nb\u{feff}\n");
+    }
+
+    #[test]
+    fn a_file_that_starts_with_a_byte_order_mark_loses_no_reading() {
+        let path = std::env::temp_dir().join(format!("pipeline-bom-{}.csv", std::process::id()));
+        std::fs::write(&path, b"\xef\xbb\xbfs-0005,1700000000,1.5\n").unwrap();
+        let input = Input::from_file(&path);
+        let _ = std::fs::remove_file(&path);
+        let report = crate::run_sequential(&input.unwrap(), &crate::Config::default()).unwrap();
+        assert_eq!((report.accepted(), report.rejected()), (1, 0), "{report}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use course::text::group_digits;
 use course::{Experiment, ExperimentIo};
 
 use crate::chapters::{all_demos, all_experiments, find_demo, find_experiment};
+use crate::stdout::{self, StdoutFailed, outln};
 
 pub struct DemoOptions {
     pub name: Option<String>,
@@ -21,14 +22,15 @@ pub struct DemoOptions {
 
 pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
     let Some(name) = &options.name else {
-        list();
+        list()?;
         return Ok(());
     };
     if let Some((chapter, experiment)) = find_experiment(name) {
-        println!(
+        outln!(
             "chapter {} — {} (an experiment: every variant, measured on this machine)",
-            chapter.number, experiment.title
-        );
+            chapter.number,
+            experiment.title
+        )?;
         return run_experiment(experiment);
     }
     let demo = find_demo(name)?;
@@ -50,24 +52,26 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
 
     quiet_panics();
     let input = (demo.input)();
-    println!(
+    outln!(
         "chapter {} — {} ({}, {kind})",
-        demo.chapter, demo.title, options.variant
-    );
-    println!(
+        demo.chapter,
+        demo.title,
+        options.variant
+    )?;
+    outln!(
         "running on {} ({} lines); stuck means no progress for {:?} …",
         input.name(),
         group_digits(input.line_count()),
         options.stall
-    );
+    )?;
     let cfg = Config::default();
     let reset = procstats::reset_peak_rss().is_ok();
     let (verdict, signals) = run_demo(run, &demo.watch, &input, &cfg, options.stall);
     if let (true, Ok(kib)) = (reset, procstats::peak_rss_kib()) {
-        println!(
+        outln!(
             "peak memory of this process during the run: {:.1} MiB",
             kib as f64 / 1024.0
-        );
+        )?;
     }
     let reference = (demo.reference)(&input, &Config::default())?;
     let fix_hint = format!(
@@ -76,9 +80,9 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
     );
     match (&verdict, options.fixed, demo.pitfall) {
         (Verdict::Stalled { .. }, false, Pitfall::Deadlock) => {
-            println!("STUCK, as the book says: {verdict}");
-            println!("why: {}.", demo.diagnosis);
-            println!("{fix_hint}");
+            outln!("STUCK, as the book says: {verdict}")?;
+            outln!("why: {}.", demo.diagnosis)?;
+            outln!("{fix_hint}")?;
             // A broken demo that misbehaves exits non-zero, like the broken program would.
             bail!(
                 "the broken pipeline deadlocked (see chapter {})",
@@ -95,20 +99,20 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
                     signals.describe()
                 );
             }
-            println!(
+            outln!(
                 "EXPLODED, as the book says: {} (the limit would be {})",
                 signals.describe(),
                 cfg.concurrency
-            );
+            )?;
             if overloaded(report) > 0 {
-                println!(
+                outln!(
                     "report: {} of {} readings rejected because the registry was overloaded",
                     group_digits(overloaded(report)),
                     group_digits(report.lines_read())
-                );
+                )?;
             }
-            println!("why: {}.", demo.diagnosis);
-            println!("{fix_hint}");
+            outln!("why: {}.", demo.diagnosis)?;
+            outln!("{fix_hint}")?;
             bail!(
                 "the broken pipeline went far past its limit (see chapter {})",
                 demo.chapter
@@ -124,23 +128,23 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
                      be trusted to do: {verdict}"
                 );
             }
-            println!("LOST, as the book says — and the run itself reported success: {verdict}");
+            outln!("LOST, as the book says — and the run itself reported success: {verdict}")?;
             if missing > 0 {
-                println!(
+                outln!(
                     "{} of {} lines read are neither accepted nor rejected: they vanished",
                     group_digits(missing),
                     group_digits(report.lines_read())
-                );
+                )?;
             }
-            println!(
+            outln!(
                 "the reference run accepts {} and rejects {}; this one accepted {} and rejected {}",
                 group_digits(reference.accepted()),
                 group_digits(reference.rejected()),
                 group_digits(report.accepted()),
                 group_digits(report.rejected())
-            );
-            println!("why: {}.", demo.diagnosis);
-            println!("{fix_hint}");
+            )?;
+            outln!("why: {}.", demo.diagnosis)?;
+            outln!("{fix_hint}")?;
             bail!(
                 "the broken pipeline lost records without an error (see chapter {})",
                 demo.chapter
@@ -148,7 +152,7 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         }
         (Verdict::Finished(report), true, _) => {
             let same = report.text() == reference.text();
-            println!("{verdict}");
+            outln!("{verdict}")?;
             if demo.pitfall == Pitfall::Explosion {
                 let peak = limited_peak(demo, &signals);
                 if peak > cfg.concurrency || signals.counted() > 0 {
@@ -158,14 +162,14 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
                         signals.describe()
                     );
                 }
-                println!(
+                outln!(
                     "within its limit of {}: {}",
                     cfg.concurrency,
                     signals.describe()
-                );
+                )?;
             }
             if demo.pitfall == Pitfall::Loss {
-                println!(
+                outln!(
                     "every line accounted for ({}); failures rejected with their reason: {}",
                     if report.is_balanced() {
                         "balanced"
@@ -173,12 +177,12 @@ pub fn demo(options: &DemoOptions) -> anyhow::Result<()> {
                         "NOT balanced"
                     },
                     failures(report)
-                );
+                )?;
             }
-            println!(
+            outln!(
                 "report {} the reference (the stages run one after the other on one thread)",
                 if same { "identical to" } else { "DIFFERS from" }
-            );
+            )?;
             if !same {
                 bail!("the fixed pipeline's report differs from the reference");
             }
@@ -246,8 +250,8 @@ fn overloaded(report: &pipeline::Report) -> u64 {
         .count() as u64
 }
 
-fn list() {
-    println!("Live demos: cargo run --release -- demo <name> --variant <variant> [--fixed]");
+fn list() -> Result<(), StdoutFailed> {
+    outln!("Live demos: cargo run --release -- demo <name> --variant <variant> [--fixed]")?;
     for demo in all_demos() {
         let variants: Vec<&str> = demo
             .cases
@@ -255,24 +259,27 @@ fn list() {
             .filter(|c| c.broken.is_some())
             .map(|c| c.variant.name())
             .collect();
-        println!(
+        outln!(
             "  {:<20} chapter {:>2}: {} [{}]",
             demo.name,
             demo.chapter,
             demo.title,
             variants.join(", ")
-        );
+        )?;
     }
     let mut experiments = all_experiments().peekable();
     if experiments.peek().is_some() {
-        println!("Experiments (every variant, measured): cargo run --release -- demo <name>");
+        outln!("Experiments (every variant, measured): cargo run --release -- demo <name>")?;
         for (chapter, experiment) in experiments {
-            println!(
+            outln!(
                 "  {:<20} chapter {:>2}: {}",
-                experiment.name, chapter.number, experiment.title
-            );
+                experiment.name,
+                chapter.number,
+                experiment.title
+            )?;
         }
     }
+    Ok(())
 }
 
 /// Runs an experiment, with a throwaway PostgreSQL database (or `DATABASE_URL`'s) when it
@@ -293,10 +300,14 @@ fn run_experiment(experiment: &Experiment) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut stdout = std::io::stdout();
+    let mut stdout = stdout::Writer::default();
     let mut io = ExperimentIo {
         out: &mut stdout,
         database: database.as_ref().map(|db| db.conninfo()),
     };
-    (experiment.run)(&mut io).map_err(|e| anyhow::anyhow!(e))
+    let result = (experiment.run)(&mut io);
+    if let Some(failed) = stdout.failure() {
+        return Err(failed.into());
+    }
+    result.map_err(|e| anyhow::anyhow!(e))
 }

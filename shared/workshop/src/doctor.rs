@@ -2,6 +2,7 @@
 //! is `ok`, `warn` (a part of the course will not work, the rest will) or `FAIL` (the course
 //! will not work); the exit code is non-zero only for a failure.
 
+use crate::stdout::outln;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -290,7 +291,7 @@ pub fn checks() -> Vec<Check> {
 }
 
 pub fn doctor() -> anyhow::Result<()> {
-    println!("Checking this machine for the workshop...\n");
+    outln!("Checking this machine for the workshop...\n")?;
     let checks = checks();
     for check in &checks {
         let label = match check.status {
@@ -298,23 +299,23 @@ pub fn doctor() -> anyhow::Result<()> {
             Status::Warn => "warn",
             Status::Fail => "FAIL",
         };
-        println!("{label}  {:<16} {}", check.name, check.detail);
+        outln!("{label}  {:<16} {}", check.name, check.detail)?;
         if let Some(fix) = &check.fix {
-            println!("      {:<16} fix: {fix}", "");
+            outln!("      {:<16} fix: {fix}", "")?;
         }
     }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     let warned = checks.iter().filter(|c| c.status == Status::Warn).count();
-    println!();
+    outln!()?;
     if failed > 0 {
         anyhow::bail!("{failed} check(s) failed and {warned} warned: fix the FAIL lines first");
     }
     if warned > 0 {
-        println!(
+        outln!(
             "Ready, with {warned} warning(s): the parts named above will not work until fixed."
-        );
+        )?;
     } else {
-        println!("Ready: everything the workshop uses works on this machine.");
+        outln!("Ready: everything the workshop uses works on this machine.")?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Stateless on purpose: an exercise's status is worked out by running its checks now, never
 //! read from a progress file that could have gone stale.
 
+use crate::stdout::outln;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -88,7 +89,7 @@ fn status(exercise: &Exercise) -> anyhow::Result<Status> {
 /// `exercises`: every exercise with its status, and the next one to do.
 pub fn list() -> anyhow::Result<()> {
     let exercises = manifest()?;
-    println!("Exercises (status from running each one's checks now; the first run compiles them):");
+    outln!("Exercises (status from running each one's checks now; the first run compiles them):")?;
     let mut next = None;
     for exercise in &exercises {
         eprint!("  checking {} …\r", exercise.id);
@@ -98,26 +99,33 @@ pub fn list() -> anyhow::Result<()> {
             Status::ToDo => "to do",
             Status::DoesNotCompile => "does not compile",
         };
-        println!(
+        outln!(
             "  {}  chapter {:>2}  {:>3} min  {:<16} {}",
-            exercise.id, exercise.chapter, exercise.minutes, label, exercise.title
-        );
+            exercise.id,
+            exercise.chapter,
+            exercise.minutes,
+            label,
+            exercise.title
+        )?;
         if status != Status::Done && next.is_none() {
             next = Some(exercise);
         }
     }
     match next {
         Some(exercise) => {
-            println!();
-            println!(
+            outln!()?;
+            outln!(
                 "Next: {} — {} (chapter {}, about {} minutes)",
-                exercise.id, exercise.title, exercise.chapter, exercise.minutes
-            );
-            println!("  edit:  {}/src/lib.rs", exercise.path);
-            println!("  check: cargo run --release -- check {}", exercise.id);
-            println!("  stuck: cargo run --release -- hint {}", exercise.id);
+                exercise.id,
+                exercise.title,
+                exercise.chapter,
+                exercise.minutes
+            )?;
+            outln!("  edit:  {}/src/lib.rs", exercise.path)?;
+            outln!("  check: cargo run --release -- check {}", exercise.id)?;
+            outln!("  stuck: cargo run --release -- hint {}", exercise.id)?;
         }
-        None => println!("\nAll done. The solutions are in solutions/, to compare with yours."),
+        None => outln!("\nAll done. The solutions are in solutions/, to compare with yours.")?,
     }
     Ok(())
 }
@@ -126,19 +134,21 @@ pub fn list() -> anyhow::Result<()> {
 pub fn check(id: &str) -> anyhow::Result<()> {
     let exercises = manifest()?;
     let exercise = find(&exercises, id)?;
-    println!(
+    outln!(
         "checking exercise {} — {} (cargo test -p {})",
-        exercise.id, exercise.title, exercise.starter
-    );
+        exercise.id,
+        exercise.title,
+        exercise.starter
+    )?;
     let ran = cargo()
         .args(["test", "-p", &exercise.starter])
         .status()
         .context("cannot run cargo")?;
     if ran.success() {
-        println!(
+        outln!(
             "exercise {} passes. Next: cargo run --release -- exercises",
             exercise.id
-        );
+        )?;
         Ok(())
     } else {
         bail!(
@@ -158,20 +168,20 @@ pub fn hint(id: &str, n: usize) -> anyhow::Result<()> {
     let Some(text) = n.checked_sub(1).and_then(|i| exercise.hints.get(i)) else {
         bail!("exercise {id} has hints 1 to {count}");
     };
-    println!(
+    outln!(
         "hint {n} of {count} for exercise {id} ({}):",
         exercise.title
-    );
-    println!("  {text}");
+    )?;
+    outln!("  {text}")?;
     if n < count {
-        println!("more explicit: cargo run --release -- hint {id} {}", n + 1);
+        outln!("more explicit: cargo run --release -- hint {id} {}", n + 1)?;
     } else {
-        println!(
+        outln!(
             "that was the last hint; the solution is in solutions/{} (cargo test -p {} runs \
              the same checks on it)",
             exercise.path.trim_start_matches("exercises/"),
             exercise.solution
-        );
+        )?;
     }
     Ok(())
 }

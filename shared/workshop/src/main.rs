@@ -16,7 +16,10 @@ mod demo;
 mod doctor;
 mod exercises;
 mod measure;
+mod outputs;
+mod rejections;
 mod run;
+mod stdout;
 mod tour;
 
 use std::path::PathBuf;
@@ -48,9 +51,13 @@ enum Command {
         repeat: u16,
     },
     /// Run one chapter's pipeline on your own file of `sensor_id,timestamp,value` lines.
+    ///
+    /// The exit status says whether every line was accepted (0), some were rejected (4), or
+    /// none was accepted or more than --max-rejected were (5): see below.
+    #[command(after_help = rejections::EXIT_STATUS_HELP)]
     Run {
         /// Chapter number (see the tour for the ones that exist).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = parse_chapter)]
         chapter: u32,
         /// sync, tokio, async-std or smol.
         #[arg(long, default_value = "sync", value_parser = parse_variant)]
@@ -58,34 +65,48 @@ enum Command {
         /// The input file.
         #[arg(long)]
         input: PathBuf,
-        /// Write the window aggregates here as JSON lines (replaced if it exists).
+        /// Write the window aggregates here as JSON lines (replaced if it exists, and only
+        /// once the run has succeeded).
         #[arg(long)]
         output: Option<PathBuf>,
         /// Write the report here instead of standard output.
         #[arg(long)]
         report: Option<PathBuf>,
-        /// Capacity of each channel between stages, in batches.
+        /// Write every rejected line here as JSON lines: line, field, kind, reason, excerpt.
+        #[arg(long, value_name = "FILE")]
+        rejections: Option<PathBuf>,
+        /// More rejected lines than this is a failed input: exit status 5 instead of 4.
+        #[arg(long, value_name = "N", allow_negative_numbers = true,
+              value_parser = parse_whole)]
+        max_rejected: Option<u64>,
+        /// Capacity of each channel between stages, in batches (channels allocate it up front).
         #[arg(long, default_value_t = Config::default().channel_capacity as u32,
-              value_parser = clap::value_parser!(u32).range(1..))]
+              allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u32).range(1..=MAX_CAPACITY))]
         capacity: u32,
         /// Lines per batch.
         #[arg(long, default_value_t = Config::default().batch_size as u32,
-              value_parser = clap::value_parser!(u32).range(1..))]
+              allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u32).range(1..=MAX_BATCH_SIZE))]
         batch_size: u32,
         /// Worker threads for the tokio and smol runtimes.
         #[arg(long, default_value_t = Config::default().worker_threads as u16,
+              allow_negative_numbers = true,
               value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: u16,
-        /// Look-ups in flight at once (chapters 2, 5 and 7).
+        /// Look-ups in flight at once (chapters 2, 5 and 7; in the sync variants, a thread each).
         #[arg(long, default_value_t = Config::default().concurrency as u32,
-              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+              allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u32).range(1..=MAX_CONCURRENCY))]
         concurrency: u32,
         /// Chapter 6 only: inject the seeded fault plan (failing look-ups, a panicking one, a
         /// refused window) and run the fixed pipeline; the exit code says what was delivered.
-        #[arg(long, value_name = "SEED")]
+        #[arg(long, value_name = "SEED", allow_negative_numbers = true,
+              value_parser = parse_whole)]
         faults: Option<u64>,
-        /// Chapter 9 only: write the windows to PostgreSQL (a `postgres://` URL) instead of a
-        /// file, with an idempotent upsert and a checkpoint; default: $DATABASE_URL if set.
+        /// Chapter 9 only: write the windows to PostgreSQL (a `postgres://` URL or
+        /// `host=… dbname=…`) instead of a file, with an idempotent upsert and a checkpoint;
+        /// default: $DATABASE_URL if set. Messages show it without its password.
         #[arg(long, value_name = "URL")]
         sink: Option<String>,
         /// Chapter 7 only: where Ctrl-C's checkpoint goes (default: the input's path +
@@ -113,20 +134,25 @@ enum Command {
         #[arg(long)]
         fixed: bool,
         /// Seconds without progress after which the run counts as stuck.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
-        stall_secs: u64,
+        #[arg(long, default_value_t = 2, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u32).range(1..=600))]
+        stall_secs: u32,
     },
     /// Start the registry as a real HTTP service on 127.0.0.1 (for a session: point a browser or
     /// `curl http://127.0.0.1:PORT/sensors/s-0001` at it). Runs until Ctrl-C.
     Registry {
         /// The port; 0 picks a free one.
-        #[arg(long, default_value_t = 8080)]
+        #[arg(long, default_value_t = 8080, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u16))]
         port: u16,
-        /// Median latency of an answer, in milliseconds (a long-tailed distribution; 0: at once).
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
+        /// Median latency of an answer, in milliseconds (a long-tailed distribution; 0: at once;
+        /// at most a minute).
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u32).range(0..=60_000))]
+        latency_ms: u32,
         /// Requests in progress at most; past it the service answers 503.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 64, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u32).range(1..=MAX_CAPACITY))]
         capacity: u32,
     },
     /// List the exercises with their status (worked out by running their checks) and the next.
@@ -141,8 +167,9 @@ enum Command {
         /// The exercise id, e.g. 04.
         id: String,
         /// Which hint (1 is the gentlest).
-        #[arg(default_value_t = 1)]
-        n: usize,
+        #[arg(default_value_t = 1, allow_negative_numbers = true,
+              value_parser = clap::value_parser!(u16).range(1..))]
+        n: u16,
     },
     /// Check this machine for a session (toolchain, a warm build, mdBook, PostgreSQL, open
     /// files) and say what to fix.
@@ -171,19 +198,37 @@ enum Command {
     },
 }
 
+/// The largest `--capacity`: channels allocate their capacity up front (a `sync_channel` or an
+/// `async-channel` of 2^32 slots asked for 137 GB and aborted), and a million batches is far
+/// more than any run can fill.
+const MAX_CAPACITY: i64 = 1_000_000;
+/// The largest `--batch-size`: a batch is a vector of lines held at once.
+const MAX_BATCH_SIZE: i64 = 1_000_000;
+/// The largest `--concurrency`: the sync variants start a thread per look-up in flight.
+const MAX_CONCURRENCY: i64 = 10_000;
+/// The most lines `generate` and `tour` make: the dataset is built in memory (about 30 bytes a
+/// line), and ten million lines is ten times what the book uses.
+const MAX_LINES: i64 = 10_000_000;
+
 #[derive(Args)]
 struct DatasetArgs {
-    /// Lines to generate.
-    #[arg(long, default_value_t = DatasetSpec::default().lines)]
-    lines: usize,
-    /// Sensors (1 to 1000).
-    #[arg(long, default_value_t = DatasetSpec::default().sensors)]
+    /// Lines to generate (at most ten million).
+    #[arg(long, default_value_t = DatasetSpec::default().lines as u32,
+          allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_LINES))]
+    lines: u32,
+    /// Sensors (1 to 1000; checked with the rest of the dataset's settings).
+    #[arg(long, default_value_t = DatasetSpec::default().sensors,
+          allow_negative_numbers = true)]
     sensors: u32,
     /// Random seed: the same seed gives the same bytes.
-    #[arg(long, default_value_t = DatasetSpec::default().seed)]
+    #[arg(long, default_value_t = DatasetSpec::default().seed, allow_negative_numbers = true,
+          value_parser = parse_whole)]
     seed: u64,
     /// Malformed lines per thousand (0 to 1000).
-    #[arg(long, default_value_t = DatasetSpec::default().malformed_per_mille)]
+    #[arg(long, default_value_t = DatasetSpec::default().malformed_per_mille,
+          allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
     malformed_per_mille: u32,
 }
 
@@ -191,7 +236,7 @@ impl DatasetArgs {
     fn spec(&self) -> DatasetSpec {
         DatasetSpec {
             seed: self.seed,
-            lines: self.lines,
+            lines: self.lines as usize,
             sensors: self.sensors,
             malformed_per_mille: self.malformed_per_mille,
             ..DatasetSpec::default()
@@ -201,6 +246,30 @@ impl DatasetArgs {
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
     s.parse()
+}
+
+/// A whole number from 0 up (a seed, a count), with a message that says so for `-1` or `x`.
+fn parse_whole(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number from 0 to {}", u64::MAX))
+}
+
+/// A chapter that exists, or a message that lists the ones that do, for a number that is not
+/// one too (`--chapter -1` used to be "unexpected argument '-1' found").
+fn parse_chapter(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(number) => chapters::find(number)
+            .map(|c| c.number)
+            .map_err(|e| e.to_string()),
+        Err(_) => {
+            let known: Vec<String> = chapters::CHAPTERS.iter().map(|c| c.label()).collect();
+            Err(format!(
+                "`{s}` is not a chapter number; available: {}",
+                known.join(", ")
+            ))
+        }
+    }
 }
 
 /// `registry`: the HTTP registry service, standalone.
@@ -250,6 +319,8 @@ fn main() -> ExitCode {
             input,
             output,
             report,
+            rejections,
+            max_rejected,
             capacity,
             batch_size,
             threads,
@@ -265,6 +336,8 @@ fn main() -> ExitCode {
             input,
             output,
             report,
+            rejections,
+            max_rejected,
             capacity: capacity as usize,
             batch_size: batch_size as usize,
             threads: usize::from(threads),
@@ -284,16 +357,16 @@ fn main() -> ExitCode {
             name,
             variant,
             fixed,
-            stall: std::time::Duration::from_secs(stall_secs),
+            stall: std::time::Duration::from_secs(u64::from(stall_secs)),
         }),
         Some(Command::Registry {
             port,
             latency_ms,
             capacity,
-        }) => registry(port, latency_ms, capacity as usize),
+        }) => registry(port, u64::from(latency_ms), capacity as usize),
         Some(Command::Exercises) => exercises::list(),
         Some(Command::Check { id }) => exercises::check(&id),
-        Some(Command::Hint { id, n }) => exercises::hint(&id, n),
+        Some(Command::Hint { id, n }) => exercises::hint(&id, usize::from(n)),
         Some(Command::Doctor) => doctor::doctor(),
         Some(Command::Bench { quick, only, out }) => {
             bench::bench(&bench::BenchOptions { quick, only, out })
@@ -305,16 +378,20 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => match e.downcast_ref::<run::ExitWith>() {
-            // Not an error: a run that finished (or stopped) and says so in its exit code.
-            Some(exit) => {
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<run::ExitWith>() {
+                // Not an error: a run that finished (or stopped) and says so in its exit code.
                 eprintln!("{}", exit.message);
-                ExitCode::from(exit.code)
+                return ExitCode::from(exit.code);
             }
-            None => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
+            if e.downcast_ref::<stdout::StdoutFailed>()
+                .is_some_and(stdout::StdoutFailed::is_broken_pipe)
+            {
+                // The reader has all it wanted (`| head -1`): nothing to say.
+                return ExitCode::from(stdout::BROKEN_PIPE);
             }
-        },
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `run`: one chapter's variant on the reader's own file; `generate`: a dataset to try it on.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,10 +12,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{Config, DatasetSpec, Input, Progress, Report, SinkTarget, Variant};
 
 use crate::chapters;
+use crate::outputs::{Outputs, Requested};
+use crate::rejections;
+use crate::stdout::out;
 use course::text::{group_digits, millis};
-
-/// How many rejected lines `run` lists on stderr (all are counted in the report).
-const REJECTIONS_SHOWN: usize = 10;
 
 pub struct RunOptions {
     pub chapter: u32,
@@ -23,6 +23,10 @@ pub struct RunOptions {
     pub input: PathBuf,
     pub output: Option<PathBuf>,
     pub report: Option<PathBuf>,
+    /// Every rejected line, as JSON lines.
+    pub rejections: Option<PathBuf>,
+    /// More rejected lines than this: exit status 5 (see [`rejections::status`]).
+    pub max_rejected: Option<u64>,
     pub capacity: usize,
     pub batch_size: usize,
     pub threads: usize,
@@ -52,15 +56,24 @@ pub struct ExitWith {
 pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     let chapter = chapters::find(options.chapter)?;
     check_flags(chapter, options)?;
-    // Every path is checked before any work is done, so a typo costs nothing.
-    for (flag, path) in [("--output", &options.output), ("--report", &options.report)] {
-        if let Some(path) = path {
-            check_writable(flag, path)?;
-        }
-    }
+    // Every path is checked before any work is done, so a typo costs nothing, and the outputs
+    // are written aside until the run has succeeded, so a failure leaves nothing behind.
+    let outputs = Outputs::plan(
+        Some(&options.input),
+        &options.requested_outputs(),
+        &options
+            .checkpoint
+            .as_deref()
+            .map(|path| Requested {
+                flag: "--checkpoint",
+                path,
+            })
+            .into_iter()
+            .collect::<Vec<_>>(),
+    )?;
     let input = Input::from_file(&options.input)?;
     let total = input.line_count();
-    let cfg = options.config();
+    let cfg = options.config(&outputs);
     eprintln!(
         "chapter {} ({}), {} variant: {} ({} lines)",
         chapter.number,
@@ -90,33 +103,39 @@ pub fn run(options: &RunOptions) -> anyhow::Result<()> {
     })?;
 
     if let Some(report) = &ran.report {
-        finish_run(options, &input, report, wall)?;
+        finish_run(options, &outputs, &input, report, wall)?;
         if let Some(note) = chapter.note {
             eprintln!("{}", note(&input, &cfg, &[(options.variant, wall)]));
         }
     }
     for line in &ran.after {
-        eprintln!("{line}");
+        eprintln!("{}", outputs.final_names(line));
     }
-    match ran.exit {
+    let exit = ran.exit.map(|exit| {
+        let message = outputs.final_names(&exit.message);
+        (exit.code, message, exit.rerun_with)
+    });
+    outputs.commit()?;
+    // The chapter's own status first (it is about delivery, or a stop); then the input's.
+    let exit = exit.or_else(|| {
+        let report = ran.report.as_ref()?;
+        let (code, message) = rejections::status(report, options.max_rejected)?;
+        Some((code, message, Vec::new()))
+    });
+    match exit {
         None => Ok(()),
-        Some(exit) => {
-            let mut message = exit.message;
-            if !exit.rerun_with.is_empty() {
+        Some((code, mut message, rerun_with)) => {
+            if !rerun_with.is_empty() {
                 message.push_str(&format!(
                     "\nresume with: cargo run --release -- run --chapter {} --variant {} \
                      --input {} {}",
                     chapter.number,
                     options.variant,
                     options.input.display(),
-                    exit.rerun_with.join(" ")
+                    rerun_with.join(" ")
                 ));
             }
-            Err(ExitWith {
-                code: exit.code,
-                message,
-            }
-            .into())
+            Err(ExitWith { code, message }.into())
         }
     }
 }
@@ -136,15 +155,32 @@ impl RunOptions {
         .collect()
     }
 
-    fn config(&self) -> Config {
+    /// The output files the run writes, with their flags.
+    fn requested_outputs(&self) -> Vec<Requested<'_>> {
+        [
+            ("--output", &self.output),
+            ("--report", &self.report),
+            ("--rejections", &self.rejections),
+        ]
+        .into_iter()
+        .filter_map(|(flag, path)| {
+            Some(Requested {
+                flag,
+                path: path.as_deref()?,
+            })
+        })
+        .collect()
+    }
+
+    /// The pipeline's configuration; its JSON-lines sink writes to the staged `--output`.
+    fn config(&self, outputs: &Outputs) -> Config {
         Config {
             channel_capacity: self.capacity,
             batch_size: self.batch_size,
             worker_threads: self.threads,
             concurrency: self.concurrency,
-            sink: self
-                .output
-                .clone()
+            sink: outputs
+                .staged("--output")
                 .map_or(SinkTarget::ReportOnly, SinkTarget::JsonLines),
             ..Config::default()
         }
@@ -202,15 +238,23 @@ fn run_chapter(
 /// report does not balance.
 fn finish_run(
     options: &RunOptions,
+    outputs: &Outputs,
     input: &Input,
     report: &Report,
     wall: Duration,
 ) -> anyhow::Result<()> {
-    print_rejections(input, report);
-    match &options.report {
-        Some(path) => std::fs::write(path, report.text())
-            .with_context(|| format!("cannot write the report to {}", path.display()))?,
-        None => print!("{report}"),
+    rejections::print_first(input, report, options.rejections.as_deref());
+    if let Some(staged) = outputs.staged("--rejections") {
+        rejections::write_all(&staged, report)?;
+    }
+    match outputs.staged("--report") {
+        Some(staged) => std::fs::write(&staged, report.text()).with_context(|| {
+            format!(
+                "cannot write --report {}",
+                options.report.as_deref().unwrap_or(&staged).display()
+            )
+        })?,
+        None => out!("{report}")?,
     }
     eprintln!(
         "{} lines in {} ({} lines/s): {} accepted, {} rejected, {} windows{}",
@@ -230,25 +274,6 @@ fn finish_run(
         bail!("the report does not balance: records were lost or invented (this is a bug)");
     }
     Ok(())
-}
-
-/// Lists the first rejected lines as `file:line: field: reason: "text"`, like a compiler.
-fn print_rejections(input: &Input, report: &Report) {
-    for rejection in report.rejections().iter().take(REJECTIONS_SHOWN) {
-        // `Rejection` displays as "line N: ..."; make it "file:N: ...".
-        let text = rejection.to_string();
-        let rest = text
-            .split_once(": ")
-            .map_or(text.as_str(), |(_, rest)| rest);
-        eprintln!("{}:{}: {rest}", input.name(), rejection.line);
-    }
-    let more = report.rejections().len().saturating_sub(REJECTIONS_SHOWN);
-    if more > 0 {
-        eprintln!(
-            "… and {} more rejected lines (counted by reason in the report)",
-            group_digits(more as u64)
-        );
-    }
 }
 
 /// A progress bar on a terminal; a plain line every two seconds otherwise (CI logs, pipes).
@@ -298,8 +323,16 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<()> {
     if let Err(e) = options.spec.validate() {
         bail!("invalid dataset: {e}");
     }
+    let requested = Requested {
+        flag: "--output",
+        path: &options.output,
+    };
+    let outputs = Outputs::plan(None, &[requested], &[])?;
     let text = pipeline::dataset::generate(&options.spec);
-    write_new(&options.output, &text)?;
+    let staged = outputs.staged("--output").expect("planned above");
+    std::fs::write(&staged, text)
+        .with_context(|| format!("cannot write --output {}", options.output.display()))?;
+    outputs.commit()?;
     eprintln!(
         "wrote {} lines to {} ({})",
         group_digits(options.spec.lines as u64),
@@ -307,20 +340,4 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<()> {
         options.spec.name()
     );
     Ok(())
-}
-
-fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Opens `path` for writing (creating it, not truncating it) to find out now whether the run
-/// will be able to write there.
-fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map(drop)
-        .with_context(|| format!("cannot write {flag} {}", path.display()))
 }

@@ -11,6 +11,7 @@ use course::Chapter;
 
 use crate::chapters::CHAPTERS;
 use crate::measure::measure;
+use crate::stdout::{StdoutFailed, outln};
 use course::text::{group_digits, millis};
 
 /// Long enough for any chapter on any sane input; it exists so a hang ends the tour with a
@@ -34,26 +35,26 @@ pub fn tour(options: &TourOptions) -> anyhow::Result<()> {
         bail!("invalid dataset: {e}");
     }
     let input = Input::generated(&options.spec);
-    println!("One pipeline, four ways — the tour");
-    println!(
+    outln!("One pipeline, four ways — the tour")?;
+    outln!(
         "input: {} ({} lines); each variant runs {} time(s), wall time is the median",
         input.name(),
         group_digits(input.line_count()),
         options.repeat
-    );
+    )?;
     if cfg!(debug_assertions) {
-        println!("note: this is a debug build; for meaningful timings use `cargo run --release`");
+        outln!("note: this is a debug build; for meaningful timings use `cargo run --release`")?;
     }
 
     // Every variant is compared with the stages run one after the other on one thread.
     let reference = run_sequential(&input, &Config::default())?;
-    println!(
+    outln!(
         "reference: {REFERENCE} (checksum {:#018x}, {} accepted, {} rejected, {} windows)",
         reference.checksum(),
         group_digits(reference.accepted()),
         group_digits(reference.rejected()),
         group_digits(reference.windows().len() as u64)
-    );
+    )?;
 
     let mut failures = Vec::new();
     for chapter in CHAPTERS.iter().filter(|c| c.in_tour) {
@@ -66,32 +67,32 @@ pub fn tour(options: &TourOptions) -> anyhow::Result<()> {
             (None, false) => (&input, reference.clone()),
         };
         let rows = run_chapter(chapter, input, options.repeat);
-        print_chapter(chapter, &rows, &reference);
+        print_chapter(chapter, &rows, &reference)?;
         if let Some(note) = chapter.note {
             let walls: Vec<_> = rows.iter().map(|r| (r.variant, r.median_wall)).collect();
-            println!("  {}", note(input, &Config::default(), &walls));
+            outln!("  {}", note(input, &Config::default(), &walls))?;
         }
         if own.is_some() {
-            println!(
+            outln!(
                 "  (this chapter runs on its own input: {}, {} lines)",
                 input.name(),
                 group_digits(input.line_count())
-            );
+            )?;
         }
         failures.extend(check_chapter(chapter, &rows, &reference));
     }
 
-    println!();
+    outln!()?;
     if failures.is_empty() {
-        println!(
+        outln!(
             "Every variant of every chapter produced a report byte-identical to the reference."
-        );
-        println!(
+        )?;
+        outln!(
             "Next: `cargo test` proves it on more datasets; `mdbook serve book` serves the book;"
-        );
-        println!("and to run a variant on a file of your own:");
-        println!("  cargo run --release -- generate --output readings.csv --lines 1000000");
-        println!("  cargo run --release -- run --chapter 1 --variant tokio --input readings.csv");
+        )?;
+        outln!("and to run a variant on a file of your own:")?;
+        outln!("  cargo run --release -- generate --output readings.csv --lines 1000000")?;
+        outln!("  cargo run --release -- run --chapter 1 --variant tokio --input readings.csv")?;
         Ok(())
     } else {
         for failure in &failures {
@@ -145,18 +146,23 @@ fn run_chapter(chapter: &Chapter, input: &Input, repeat: usize) -> Vec<Row> {
         .collect()
 }
 
-fn print_chapter(chapter: &Chapter, rows: &[Row], reference: &Report) {
-    println!();
-    println!(
+fn print_chapter(chapter: &Chapter, rows: &[Row], reference: &Report) -> Result<(), StdoutFailed> {
+    outln!()?;
+    outln!(
         "Chapter {} — {} ({})",
         chapter.number,
         chapter.title,
         chapter.crate_dir()
-    );
-    println!(
+    )?;
+    outln!(
         "  {:<10} {:<10} {:<20} {:>10} {:>12} {:>8}",
-        "variant", "identical", "report checksum", "wall time", "lines/s", "threads"
-    );
+        "variant",
+        "identical",
+        "report checksum",
+        "wall time",
+        "lines/s",
+        "threads"
+    )?;
     for row in rows {
         let identical = match &row.result {
             Ok(report) if report.text() == reference.text() => "yes",
@@ -173,7 +179,7 @@ fn print_chapter(chapter: &Chapter, rows: &[Row], reference: &Report) {
             Err(e) => (e.clone(), "—".into()),
         };
         let threads = row.threads.map_or("n/a".into(), |t| t.to_string());
-        println!(
+        outln!(
             "  {:<10} {:<10} {:<20} {:>10} {:>12} {:>8}",
             row.variant.name(),
             identical,
@@ -181,11 +187,11 @@ fn print_chapter(chapter: &Chapter, rows: &[Row], reference: &Report) {
             millis(row.median_wall),
             rate,
             threads
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  threads: OS threads the run started (async-std's global executor starts once, then stays)"
-    );
+    )
 }
 
 /// One message per variant that failed or differs from the reference.

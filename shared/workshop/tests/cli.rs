@@ -38,6 +38,10 @@ fn workshop_with_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> Out
         .expect("waiting for the workshop binary")
 }
 
+/// `run`'s exit status when some lines were rejected: the generated datasets have malformed
+/// lines on purpose, so every run on one ends with it.
+const SOME_REJECTED: i32 = 4;
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -102,7 +106,7 @@ fn generate_then_run_accounts_for_every_line() {
         &output,
     ]);
     let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
-    assert!(run.status.success(), "{stderr}");
+    assert_eq!(run.status.code(), Some(SOME_REJECTED), "{stderr}");
     assert!(stdout.contains("lines read       2000"), "{stdout}");
     assert!(stdout.contains("balance          ok"), "{stdout}");
     // rejected lines are listed compiler-style, file:line first
@@ -346,7 +350,12 @@ fn ctrl_c_stops_chapter_7_with_a_checkpoint_and_resume_gives_the_full_report() {
         "--report",
         &full,
     ]);
-    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    assert_eq!(
+        whole.status.code(),
+        Some(SOME_REJECTED),
+        "{}",
+        text(&whole.stderr)
+    );
 
     // Start a run, wait until it says Ctrl-C is handled, then send SIGINT as a terminal would.
     let mut child = Command::new(env!("CARGO_BIN_EXE_workshop"))
@@ -405,7 +414,12 @@ fn ctrl_c_stops_chapter_7_with_a_checkpoint_and_resume_gives_the_full_report() {
         "--report",
         &resumed,
     ]);
-    assert!(resume.status.success(), "{}", text(&resume.stderr));
+    assert_eq!(
+        resume.status.code(),
+        Some(SOME_REJECTED),
+        "{}",
+        text(&resume.stderr)
+    );
     assert_eq!(
         std::fs::read_to_string(&resumed).unwrap(),
         std::fs::read_to_string(&full).unwrap(),
@@ -435,7 +449,7 @@ fn run_chapter_9_writes_its_windows_to_postgres_and_a_rerun_changes_nothing() {
     ];
     let first = workshop(&args);
     let (stdout, stderr) = (text(&first.stdout), text(&first.stderr));
-    assert!(first.status.success(), "{stderr}");
+    assert_eq!(first.status.code(), Some(SOME_REJECTED), "{stderr}");
     let windows: i64 = stdout
         .lines()
         .find_map(|l| l.strip_prefix("windows          "))
@@ -449,7 +463,12 @@ fn run_chapter_9_writes_its_windows_to_postgres_and_a_rerun_changes_nothing() {
     };
     assert_eq!(count(&db), windows, "one row per window of the report");
     let again = workshop(&args);
-    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(
+        again.status.code(),
+        Some(SOME_REJECTED),
+        "{}",
+        text(&again.stderr)
+    );
     assert_eq!(text(&again.stdout), stdout, "a rerun reports the same");
     assert_eq!(count(&db), windows, "and writes no row twice");
 }
@@ -546,7 +565,7 @@ fn chapter_11_logs_its_spans_on_request_and_other_chapters_say_they_have_none() 
         "info",
     ]);
     let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
-    assert!(run.status.success(), "{stderr}");
+    assert_eq!(run.status.code(), Some(SOME_REJECTED), "{stderr}");
     assert!(stdout.contains("lines read       300"), "{stdout}");
     // Every event carries the spans it happened in: the variant, the stage, the batch.
     assert!(
@@ -561,5 +580,698 @@ fn chapter_11_logs_its_spans_on_request_and_other_chapters_say_they_have_none() 
         text(&other.stderr).contains("--log is for chapter 11"),
         "{}",
         text(&other.stderr)
+    );
+}
+
+/// One bad input or invocation, and what it must get.
+struct Bad {
+    what: &'static str,
+    /// Written to `in.csv` in a fresh folder, which also holds `link.csv` (a symlink to it) and
+    /// `hard.csv` (a hard link to it). `{d}` in `args` is that folder.
+    input: &'static [u8],
+    args: &'static [&'static str],
+    code: i32,
+    /// Every one must be in stderr (`{d}` replaced).
+    says: &'static [&'static str],
+    /// The files the run may leave in the folder besides the input and its links: anything else
+    /// (a 0-byte output, a staging directory) is a failure.
+    leaves: &'static [&'static str],
+}
+
+const GOOD: &[u8] = b"s-0001,1700000000,1.5\n";
+const MIXED: &[u8] = b"s-0001,1700000000,1.5\nnot a reading\n";
+/// The bad inputs and invocations a newcomer (or a script) tries, each with its message (naming
+/// the file and, for data, the line), its exit status, and what it may leave behind.
+const BAD: &[Bad] = &[
+    Bad {
+        what: "an empty file",
+        input: b"",
+        args: &["run", "--input", "{d}/in.csv", "--output", "{d}/w.jsonl"],
+        code: 5,
+        says: &["no line accepted: the input has no lines"],
+        leaves: &["w.jsonl"],
+    },
+    Bad {
+        what: "only a header",
+        input: b"sensor_id,timestamp,value\n",
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--rejections",
+            "{d}/rejected.jsonl",
+        ],
+        code: 5,
+        says: &[
+            "{d}/in.csv:1: timestamp: not an integer",
+            "no line accepted: all 1 lines were rejected",
+        ],
+        leaves: &["rejected.jsonl"],
+    },
+    Bad {
+        what: "a directory as the input",
+        input: GOOD,
+        args: &["run", "--input", "{d}", "--output", "{d}/w.jsonl"],
+        code: 1,
+        says: &["error: cannot read input {d}: Is a directory"],
+        leaves: &[],
+    },
+    Bad {
+        what: "an input that does not exist, with every output asked for",
+        input: GOOD,
+        args: &[
+            "run",
+            "--input",
+            "{d}/missing.csv",
+            "--output",
+            "{d}/w.jsonl",
+            "--report",
+            "{d}/report.txt",
+            "--rejections",
+            "{d}/rejected.jsonl",
+        ],
+        code: 1,
+        says: &["error: cannot read input {d}/missing.csv: No such file"],
+        leaves: &[],
+    },
+    Bad {
+        what: "invalid UTF-8",
+        input: b"s-0001,1700000000,1.5\ns-0001,17000\xff00060,1.5\n",
+        args: &["run", "--input", "{d}/in.csv"],
+        code: 4,
+        says: &[
+            "{d}/in.csv:2: timestamp: not an integer",
+            "1 of 2 lines rejected",
+        ],
+        leaves: &[],
+    },
+    Bad {
+        what: "NUL bytes",
+        input: b"s-0001,1700000000,1.5\n\0\0\0\n",
+        args: &["run", "--input", "{d}/in.csv", "--variant", "tokio"],
+        code: 4,
+        says: &["{d}/in.csv:2: record: 1 field, expected 3"],
+        leaves: &[],
+    },
+    Bad {
+        what: "CRLF line ends",
+        input: b"s-0001,1700000000,1.5\r\ns-0002,1700000060,2.5\r\n",
+        args: &["run", "--input", "{d}/in.csv", "--output", "{d}/w.jsonl"],
+        code: 0,
+        says: &["2 accepted, 0 rejected"],
+        leaves: &["w.jsonl"],
+    },
+    Bad {
+        what: "a lone CR (one line, five fields)",
+        input: b"s-0001,1700000000,1.5\rs-0002,1700000060,2.5\n",
+        args: &["run", "--input", "{d}/in.csv", "--variant", "smol"],
+        code: 5,
+        says: &["{d}/in.csv:1: record: 5 fields, expected 3"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a byte-order mark (not data: the reading is accepted)",
+        input: b"\xef\xbb\xbfs-0005,1700000000,1.5\n",
+        args: &["run", "--input", "{d}/in.csv", "--variant", "async-std"],
+        code: 0,
+        says: &["1 accepted, 0 rejected"],
+        leaves: &[],
+    },
+    Bad {
+        what: "more rejected lines than --max-rejected",
+        input: MIXED,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--max-rejected",
+            "0",
+            "--rejections",
+            "{d}/rejected.jsonl",
+        ],
+        code: 5,
+        says: &["1 lines rejected, more than --max-rejected 0"],
+        leaves: &["rejected.jsonl"],
+    },
+    Bad {
+        what: "a negative --max-rejected",
+        input: MIXED,
+        args: &["run", "--input", "{d}/in.csv", "--max-rejected", "-1"],
+        code: 2,
+        says: &["`-1` is not a whole number from 0"],
+        leaves: &[],
+    },
+    Bad {
+        what: "an unknown variant",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--variant", "rayon"],
+        code: 2,
+        says: &["expected one of: sync, tokio, async-std, smol"],
+        leaves: &[],
+    },
+    Bad {
+        what: "an unknown chapter",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--chapter", "99"],
+        code: 2,
+        says: &["there is no chapter 99 yet; available: 1 ("],
+        leaves: &[],
+    },
+    Bad {
+        what: "a negative chapter",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--chapter", "-1"],
+        code: 2,
+        says: &["`-1` is not a chapter number; available: 1 ("],
+        leaves: &[],
+    },
+    Bad {
+        what: "a capacity of 2^32 - 1 (aborted three variants: 137 GB asked for)",
+        input: GOOD,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--capacity",
+            "4294967295",
+            "--output",
+            "{d}/w.jsonl",
+        ],
+        code: 2,
+        says: &["4294967295 is not in 1..=1000000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a capacity of zero",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--capacity", "0"],
+        code: 2,
+        says: &["0 is not in 1..=1000000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a negative batch size",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--batch-size", "-5"],
+        code: 2,
+        says: &["-5 is not in 1..=1000000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a huge concurrency",
+        input: GOOD,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--chapter",
+            "2",
+            "--concurrency",
+            "100000000",
+        ],
+        code: 2,
+        says: &["100000000 is not in 1..=10000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "zero threads",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--threads", "0"],
+        code: 2,
+        says: &["0 is not in 1..=1024"],
+        leaves: &[],
+    },
+    Bad {
+        what: "an output in a missing directory",
+        input: GOOD,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--output",
+            "{d}/no/such/w.jsonl",
+        ],
+        code: 1,
+        says: &["error: cannot write --output {d}/no/such/w.jsonl: No such file"],
+        leaves: &[],
+    },
+    Bad {
+        what: "an output where nothing may be written",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--output", "/proc/w.jsonl"],
+        code: 1,
+        says: &["error: cannot write --output /proc/w.jsonl: "],
+        leaves: &[],
+    },
+    Bad {
+        what: "an output that is a directory",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--report", "{d}"],
+        code: 1,
+        says: &["error: cannot write --report {d}: it is a directory"],
+        leaves: &[],
+    },
+    Bad {
+        what: "--output is the input, spelled with ./",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--output", "{d}/./in.csv"],
+        code: 1,
+        says: &["error: --output {d}/./in.csv is the input file {d}/in.csv"],
+        leaves: &[],
+    },
+    Bad {
+        what: "--report is the input, through a symlink",
+        input: GOOD,
+        args: &["run", "--input", "{d}/in.csv", "--report", "{d}/link.csv"],
+        code: 1,
+        says: &["error: --report {d}/link.csv is the input file {d}/in.csv"],
+        leaves: &[],
+    },
+    Bad {
+        what: "--rejections is the input, through a hard link",
+        input: MIXED,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--rejections",
+            "{d}/hard.csv",
+        ],
+        code: 1,
+        says: &["error: --rejections {d}/hard.csv is the input file {d}/in.csv"],
+        leaves: &[],
+    },
+    Bad {
+        what: "two outputs that are the same file",
+        input: GOOD,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--output",
+            "{d}/w.jsonl",
+            "--report",
+            "{d}/./w.jsonl",
+        ],
+        code: 1,
+        says: &["error: --output {d}/w.jsonl and --report {d}/./w.jsonl are the same file"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a checkpoint that is the input",
+        input: GOOD,
+        args: &[
+            "run",
+            "--chapter",
+            "7",
+            "--input",
+            "{d}/in.csv",
+            "--checkpoint",
+            "{d}/link.csv",
+        ],
+        code: 1,
+        says: &["error: --checkpoint {d}/link.csv is the input file"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a flag for another chapter",
+        input: GOOD,
+        args: &[
+            "run",
+            "--input",
+            "{d}/in.csv",
+            "--resume",
+            "--output",
+            "{d}/w.jsonl",
+        ],
+        code: 1,
+        says: &["error: --resume is for chapter 7"],
+        leaves: &[],
+    },
+    Bad {
+        what: "--resume without a checkpoint",
+        input: GOOD,
+        args: &[
+            "run",
+            "--chapter",
+            "7",
+            "--input",
+            "{d}/in.csv",
+            "--resume",
+            "--output",
+            "{d}/w.jsonl",
+            "--report",
+            "{d}/report.txt",
+        ],
+        code: 1,
+        says: &["{d}/in.csv.checkpoint.json"],
+        leaves: &[],
+    },
+    Bad {
+        what: "a failed variant (chapter 9's database does not answer)",
+        input: GOOD,
+        args: &[
+            "run",
+            "--chapter",
+            "9",
+            "--input",
+            "{d}/in.csv",
+            "--sink",
+            "postgresql://u@127.0.0.1:1/d",
+            "--output",
+            "{d}/w.jsonl",
+            "--report",
+            "{d}/report.txt",
+            "--rejections",
+            "{d}/rejected.jsonl",
+        ],
+        code: 1,
+        says: &[
+            "error: the sync variant of chapter 9 failed on {d}/in.csv: ",
+            "127.0.0.1:1",
+        ],
+        leaves: &[],
+    },
+    Bad {
+        what: "generate: more lines than fit in memory",
+        input: GOOD,
+        args: &[
+            "generate",
+            "--output",
+            "{d}/g.csv",
+            "--lines",
+            "99999999999",
+        ],
+        code: 2,
+        says: &["99999999999 is not in 0..=10000000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "generate: no sensors",
+        input: GOOD,
+        args: &["generate", "--output", "{d}/g.csv", "--sensors", "0"],
+        code: 1,
+        says: &["sensors must be between 1 and 1000, got 0"],
+        leaves: &[],
+    },
+    Bad {
+        what: "generate: more malformed lines than lines",
+        input: GOOD,
+        args: &[
+            "generate",
+            "--output",
+            "{d}/g.csv",
+            "--malformed-per-mille",
+            "1001",
+        ],
+        code: 2,
+        says: &["1001 is not in 0..=1000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "generate over the input of another run, in a missing directory",
+        input: GOOD,
+        args: &["generate", "--output", "{d}/missing/g.csv", "--lines", "10"],
+        code: 1,
+        says: &["error: cannot write --output {d}/missing/g.csv: No such file"],
+        leaves: &[],
+    },
+    Bad {
+        what: "tour: zero repeats",
+        input: GOOD,
+        args: &["tour", "--repeat", "0"],
+        code: 2,
+        says: &["0 is not in 1..=100"],
+        leaves: &[],
+    },
+    Bad {
+        what: "tour: a negative number of lines",
+        input: GOOD,
+        args: &["tour", "--lines", "-3"],
+        code: 2,
+        says: &["-3 is not in 0..=10000000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "demo: a negative stall",
+        input: GOOD,
+        args: &["demo", "lock-order", "--stall-secs", "-1"],
+        code: 2,
+        says: &["-1 is not in 1..=600"],
+        leaves: &[],
+    },
+    Bad {
+        what: "registry: a negative latency",
+        input: GOOD,
+        args: &["registry", "--latency-ms", "-1"],
+        code: 2,
+        says: &["-1 is not in 0..=60000"],
+        leaves: &[],
+    },
+    Bad {
+        what: "registry: a port past 65535",
+        input: GOOD,
+        args: &["registry", "--port", "70000"],
+        code: 2,
+        says: &["70000 is not in 0..=65535"],
+        leaves: &[],
+    },
+    Bad {
+        what: "registry: a latency whose p99 (5 times it) would overflow",
+        input: GOOD,
+        args: &["registry", "--latency-ms", "18446744073709551615"],
+        code: 2,
+        says: &[
+            "invalid value '18446744073709551615' for '--latency-ms <LATENCY_MS>': number too large",
+        ],
+        leaves: &[],
+    },
+    Bad {
+        what: "hint: hint zero",
+        input: GOOD,
+        args: &["hint", "04", "0"],
+        code: 2,
+        says: &["0 is not in 1..=65535"],
+        leaves: &[],
+    },
+];
+
+/// Every bad input and invocation in [`BAD`]: the message, the exit status, what is left.
+#[test]
+fn bad_inputs_and_invocations_get_a_message_an_exit_status_and_leave_nothing_behind() {
+    let mut failures = Vec::new();
+    for (i, bad) in BAD.iter().enumerate() {
+        let scratch = Scratch::new(&format!("bad-{i}"));
+        let dir = scratch.0.display().to_string();
+        std::fs::write(scratch.0.join("in.csv"), bad.input).unwrap();
+        std::os::unix::fs::symlink(scratch.0.join("in.csv"), scratch.0.join("link.csv")).unwrap();
+        std::fs::hard_link(scratch.0.join("in.csv"), scratch.0.join("hard.csv")).unwrap();
+        let args: Vec<String> = bad.args.iter().map(|a| a.replace("{d}", &dir)).collect();
+        let out = workshop(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let stderr = text(&out.stderr);
+        let mut wrong = Vec::new();
+        if out.status.code() != Some(bad.code) {
+            wrong.push(format!(
+                "exit status {:?}, not {}",
+                out.status.code(),
+                bad.code
+            ));
+        }
+        for says in bad.says {
+            let says = says.replace("{d}", &dir);
+            if !stderr.contains(&says) {
+                wrong.push(format!("no `{says}`"));
+            }
+        }
+        if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+            wrong.push("a panic".into());
+        }
+        if stderr.contains("workshop-staging") {
+            wrong.push("a staging directory's name in a message".into());
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&scratch.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !["in.csv", "link.csv", "hard.csv"].contains(&name.as_str()))
+            .collect();
+        left.sort();
+        let mut leaves: Vec<&str> = bad.leaves.to_vec();
+        leaves.sort_unstable();
+        if left != leaves {
+            wrong.push(format!("left {left:?}, not {leaves:?}"));
+        }
+        if std::fs::read(scratch.0.join("in.csv")).unwrap() != bad.input {
+            wrong.push("the input was changed".into());
+        }
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "{} (`workshop {}`): {}\n  stderr: {stderr}",
+                bad.what,
+                args.join(" "),
+                wrong.join("; ")
+            ));
+        }
+    }
+    assert!(BAD.len() >= 25);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rejected_line_can_be_written_and_the_report_text_does_not_change() {
+    let scratch = Scratch::new("rejections");
+    let (input, rejected) = (scratch.path("readings.csv"), scratch.path("rejected.jsonl"));
+    let generated = workshop(&["generate", "--output", &input, "--lines", "2000"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let plain = workshop(&["run", "--input", &input]);
+    let with_file = workshop(&["run", "--input", &input, "--rejections", &rejected]);
+    assert_eq!(with_file.status.code(), Some(SOME_REJECTED));
+    assert_eq!(text(&plain.stdout), text(&with_file.stdout));
+    let count: usize = text(&plain.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("rejected         "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the report counts rejected lines");
+    assert!(count > 10, "more than the ten stderr lists: {count}");
+    let written = std::fs::read_to_string(&rejected).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        count,
+        "every one, not the first ten"
+    );
+    for line in written.lines() {
+        for field in [
+            r#"{"line":"#,
+            r#","field":"#,
+            r#","kind":"#,
+            r#","reason":"#,
+            r#","excerpt":"#,
+        ] {
+            assert!(line.contains(field), "{line}");
+        }
+    }
+    assert!(
+        text(&with_file.stderr).contains(&format!("every one is in {rejected}")),
+        "{}",
+        text(&with_file.stderr)
+    );
+}
+
+/// Standard output closed by its reader (`| head -1`): a quiet end with 141, no panic, and no
+/// output file (the run did not finish).
+#[test]
+fn a_closed_stdout_ends_the_run_quietly_and_a_full_one_says_so() {
+    let scratch = Scratch::new("stdout");
+    let input = scratch.path("in.csv");
+    std::fs::write(&input, GOOD).unwrap();
+    let output = scratch.path("w.jsonl");
+    for args in [
+        vec!["hint", "04"],
+        vec!["demo"],
+        vec!["run", "--input", &input, "--output", &output],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workshop"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the workshop binary starts");
+        drop(child.stdout.take()); // the reader is gone before the first line
+        let pid = child.id();
+        let outcome = run_with_deadline("closed stdout", TEST_DEADLINE, move || {
+            child.wait_with_output()
+        });
+        if outcome.is_hung() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let out = outcome.expect_finished("closed stdout").unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("error"), "quietly: {args:?}: {stderr}");
+        assert!(!Path::new(&output).exists(), "{args:?}");
+    }
+
+    let full = std::fs::File::create("/dev/full").expect("/dev/full exists on Linux");
+    let out = Command::new(env!("CARGO_BIN_EXE_workshop"))
+        .args(["run", "--input", &input, "--output", &output])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write to standard output: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!Path::new(&output).exists());
+}
+
+/// A password given in either form of connection string, to any command that takes one, is
+/// never printed: not when it says where it writes, not when the connection fails.
+#[test]
+fn no_command_prints_a_database_password() {
+    let scratch = Scratch::new("secrets");
+    let input = scratch.path("in.csv");
+    std::fs::write(&input, GOOD).unwrap();
+    let forms = [
+        "host=127.0.0.1 port=1 user=u password=s3cret dbname=d",
+        "postgresql://u:s3cret@127.0.0.1:1/d",
+        "postgres://u:s3cret@127.0.0.1:1/d?connect_timeout=5",
+        "host=127.0.0.1 port=not-a-port password=s3cret",
+    ];
+    for conninfo in forms {
+        let mut runs: Vec<(String, Output)> = Vec::new();
+        for variant in ["sync", "tokio", "async-std", "smol"] {
+            let args = [
+                "run",
+                "--chapter",
+                "9",
+                "--variant",
+                variant,
+                "--input",
+                &input,
+                "--sink",
+                conninfo,
+            ];
+            runs.push((args.join(" "), workshop(&args)));
+        }
+        let env = [("DATABASE_URL", conninfo)];
+        for args in [
+            &["run", "--chapter", "9", "--input", &input][..],
+            &["doctor"],
+            &["demo", "scaling-out"],
+        ] {
+            runs.push((
+                format!("DATABASE_URL=… {}", args.join(" ")),
+                workshop_with_env(args, &env, &[]),
+            ));
+        }
+        for (what, out) in runs {
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            assert!(
+                !out.status.success() || what.contains("doctor"),
+                "{what}: {stderr}"
+            );
+            assert!(
+                !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+                "`{what}` printed the password:\n{stdout}{stderr}"
+            );
+        }
+    }
+    // And it still says where it tried: user, host, port and database, from the driver's parser.
+    let out = workshop(&[
+        "run",
+        "--chapter",
+        "9",
+        "--input",
+        &input,
+        "--sink",
+        forms[0],
+    ]);
+    assert!(
+        text(&out.stderr).contains("postgresql://u@127.0.0.1:1/d"),
+        "{}",
+        text(&out.stderr)
     );
 }

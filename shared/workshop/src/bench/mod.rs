@@ -17,6 +17,7 @@ mod plot;
 mod scaling;
 mod throughput;
 
+use crate::stdout::outln;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -251,25 +252,25 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         repeats: if options.quick { 1 } else { 3 },
         provenance: Provenance::here(command),
     };
-    println!(
+    outln!(
         "The measurement lab{}: {} group(s) on {}\nopen files: {limit}\nwriting to {}\n",
         if options.quick { " (quick)" } else { "" },
         groups.len(),
         ctx.provenance.machine(),
         out_dir.display()
-    );
+    )?;
     let started = Instant::now();
     let mut summary = Table::new(["group", "measure", "sync", "tokio", "async-std", "smol"]);
     let mut written = Vec::new();
     let mut claims = Vec::new();
     for (i, group) in groups.iter().enumerate() {
-        println!(
+        outln!(
             "[{}/{}] {}: {}",
             i + 1,
             groups.len(),
             group.name,
             group.what
-        );
+        )?;
         let group_started = Instant::now();
         let output = (group.run)(&mut ctx).with_context(|| format!("group `{}`", group.name))?;
         let md = out_dir.join(format!("{}.md", output.name));
@@ -296,10 +297,10 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
             row.extend(cells);
             summary.row(row);
         }
-        println!(
+        outln!(
             "      done in {:.0} s",
             group_started.elapsed().as_secs_f64()
-        );
+        )?;
     }
     if options.only.is_none() {
         let mut doc = Doc::new(
@@ -335,14 +336,14 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         check_markdown(&path)?;
         written.push(path);
     }
-    println!("\n{}", summary.markdown());
-    println!(
+    outln!("\n{}", summary.markdown())?;
+    outln!(
         "{} files written and checked in {:.0} s:",
         written.len(),
         started.elapsed().as_secs_f64()
-    );
+    )?;
     for path in &written {
-        println!("  {}", path.display());
+        outln!("  {}", path.display())?;
     }
     Ok(())
 }
