@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use ch10_many_connections::experiment::{Setup, experiment_with, server_main_with};
@@ -21,7 +21,7 @@ use pipeline::{
     Config, DatasetSpec, Field, Input, PipelineError, RejectReason, Report, Variant, error_chain,
     run_sequential,
 };
-use testkit::{TEST_DEADLINE, compare_reports, run_with_deadline};
+use testkit::{TEST_DEADLINE, compare_reports, output_within, run_with_deadline};
 
 /// Selects a child process's role: `fleet ADDR N`, `experiment`, `fd-limit`, `thread-limit`.
 const ROLE: &str = "CH10_ROLE";
@@ -207,6 +207,7 @@ fn windows(report: &Report) -> String {
 
 /// The launcher the experiment uses in tests: this test binary, as the fleet.
 fn fleet_process(address: SocketAddr, connections: usize) -> Command {
+    // deadline: a launcher; the harness starts it inside `run`'s deadline
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args(["--exact", "fleet_role", "--nocapture", "--test-threads=1"])
@@ -240,26 +241,18 @@ fn fleet_role() {
 /// `RUST_MIN_STACK=min_stack`, if given), through `sh -c "{shell} exec ..."`, under a deadline
 /// (a child that does not finish is killed).
 fn child(name: &str, role: &str, shell: &str, min_stack: Option<&str>) -> Output {
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!(r#"{shell} exec "$0" "$@""#))
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env_remove("RUST_MIN_STACK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(min_stack) = min_stack {
-        command.env("RUST_MIN_STACK", min_stack);
-    }
-    let child = command.spawn().expect("sh starts");
-    let pid = child.id();
-    let outcome = run_with_deadline(name, TEST_DEADLINE, move || child.wait_with_output());
-    if outcome.is_hung() {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    }
-    outcome.expect_finished(name).expect("the child ran")
+    output_within(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(r#"{shell} exec "$0" "$@""#))
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env_remove("RUST_MIN_STACK")
+            .envs(min_stack.map(|min_stack| ("RUST_MIN_STACK", min_stack))),
+        TEST_DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn is_role(role: &str) -> bool {
@@ -277,6 +270,7 @@ fn show(output: &Output) -> String {
 
 /// The launcher the experiment uses in tests: this test binary, as a measured server process.
 fn server_process(server: &str, connections: usize, pool_threads: usize) -> Command {
+    // deadline: a launcher; the experiment starts it inside `run_with_deadline`
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args(["--exact", "server_role", "--nocapture", "--test-threads=1"])
