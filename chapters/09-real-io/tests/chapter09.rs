@@ -889,6 +889,10 @@ fn the_sync_crates_work_on_smol_and_async_std_but_block_the_executor_thread() {
 /// `reqwest::blocking` starts a runtime thread of its own; tokio-postgres over smol's socket
 /// starts no tokio thread at all; reqwest through `Compat` starts async-compat's.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "not measured on this OS: thread names come from Linux's /proc/self/task"
+)]
 fn a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw() {
     const REQWEST: &str = "reqwest-interna"; // thread names are cut to 15 bytes
     const COMPAT: &str = "async-compat/to";

@@ -309,6 +309,10 @@ fn server_role() {
 /// 100; a pool of 64 threads serves 64 sensors and stalls, saying so; every other server gives
 /// the reference report.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "not measured on this OS: thread counts come from Linux's /proc/self/task"
+)]
 fn the_experiment_counts_a_thread_per_connection_and_the_pool_stalls() {
     let (rows, printed) = run_with_deadline("the experiment", TEST_DEADLINE, || {
         let mut printed = Vec::new();
@@ -416,6 +420,10 @@ fn out_of_file_descriptors_every_server_fails_with_the_os_error() {
 /// the allocation that fails; with small ones, some other allocation of a new thread may fail
 /// first, and glibc aborts the process instead: still no hang, but no clear error either.)
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "not measured on this OS: the thread limit under `ulimit -v` is Linux's"
+)]
 fn out_of_threads_a_thread_per_connection_fails_with_the_os_error() {
     if is_role("thread-limit") {
         let fleet = Fleet::Process {

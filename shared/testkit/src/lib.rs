@@ -4,6 +4,8 @@
 //!   that names the variant and shows the first lines that differ;
 //! - [`postgres`]: a database of its own for each test: `DATABASE_URL`, or a throwaway cluster
 //!   from the local PostgreSQL binaries, or a visible skip;
+//! - [`pg_discovery`]: where PostgreSQL is (`DATABASE_URL`, `PATH`, `pg_config`, Debian's and
+//!   Homebrew's layouts), in one order shared by the harness, `workshop doctor` and CI;
 //! - [`process`]: child processes and external commands with a deadline, killed past it;
 //! - [`deadline_lint`]: the check that no test runs concurrent code or a child process outside
 //!   a deadline (run by `tests/every_test_has_a_deadline.rs`).
@@ -17,6 +19,7 @@
 
 pub mod compare;
 pub mod deadline_lint;
+pub mod pg_discovery;
 pub mod postgres;
 pub mod process;
 
