@@ -120,10 +120,14 @@ pub fn discover(host: &impl Host) -> Result<Found, String> {
     if has_binaries(Path::new(HOMEBREW_BIN)) {
         return found(PathBuf::from(HOMEBREW_BIN), Via::Homebrew);
     }
+    let homebrew: Vec<String> = HOMEBREW_OPT
+        .iter()
+        .map(|opt| format!("{opt}/postgresql@<version>/bin"))
+        .collect();
     Err(format!(
         "DATABASE_URL is not set, and no initdb and postgres were found on PATH, by pg_config, \
-         under {DEBIAN_ROOT}/<version>/bin, {}/postgresql@<version>/bin or {HOMEBREW_BIN}",
-        HOMEBREW_OPT.join(" or ")
+         under {DEBIAN_ROOT}/<version>/bin, {} or {HOMEBREW_BIN}",
+        homebrew.join(", ")
     ))
 }
 

@@ -169,7 +169,7 @@ fn server() -> Result<&'static Server, Unavailable> {
     SERVER
         .get_or_init(|| match discover(&System) {
             Ok(Found::Server(url)) => external(&url),
-            Ok(Found::Binaries { dir, .. }) => start_cluster(&dir),
+            Ok(Found::Binaries { dir, .. }) => start_cluster(&real_bin_dir(&dir)),
             Err(why) => Err(Unavailable::Missing(why)),
         })
         .as_ref()
@@ -297,6 +297,18 @@ fn start_cluster(bin: &Path) -> Result<Server, Unavailable> {
         config,
         admin,
     })
+}
+
+/// Where `dir/initdb` really is, when it is a link (`/usr/local/bin`, Homebrew's
+/// `/opt/homebrew/bin`): the installation's own `bin`, if `postgres` is there too, so the
+/// server finds its `share` directory beside it. Otherwise `dir` itself.
+fn real_bin_dir(dir: &Path) -> PathBuf {
+    dir.join("initdb")
+        .canonicalize()
+        .ok()
+        .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
+        .filter(|real| real.join("postgres").is_file())
+        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// Whether we are root (then the cluster must run as `postgres`, which must exist).
