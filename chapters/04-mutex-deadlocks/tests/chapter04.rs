@@ -24,12 +24,19 @@ const BROKEN_STALL: Duration = Duration::from_millis(500);
 const TIMEOUT_STALL: Duration = Duration::from_secs(3);
 /// For runs that must finish: long, so a slow CI machine never looks stuck.
 const FIXED_STALL: Duration = TEST_DEADLINE;
+/// For trybuild's compile of the compile-fail cases: a cold build, on a loaded machine.
+const COMPILE_DEADLINE: Duration = Duration::from_secs(900);
 
 /// Chapter 1's report on the default dataset: what every fix must reproduce.
 fn chapter_1_report(input: &Input) -> Report {
     let (variant, run) = ch01_baseline::VARIANTS[0];
     assert_eq!(variant, Variant::Sync);
-    run(input, &Config::default()).expect("chapter 1 runs")
+    let input = input.clone();
+    run_with_deadline("chapter 1", TEST_DEADLINE, move || {
+        run(&input, &Config::default())
+    })
+    .expect_finished("chapter 1's sync variant")
+    .expect("chapter 1 runs")
 }
 
 fn demo_fns(broken: bool) -> Vec<(String, DemoFn)> {
@@ -56,6 +63,7 @@ fn verdicts(demos: Vec<(String, DemoFn)>, stall: Duration) -> Vec<(String, Verdi
                 let cfg = Config::default(); // its own progress counter
                 (
                     name,
+                    // deadline: the thread runs `run_demo`, whose watchdog ends it on a stall
                     s.spawn(move || run_demo(run, &WATCH, input, &cfg, stall)),
                 )
             })
@@ -144,7 +152,12 @@ fn every_fix_in_every_variant_gives_the_chapter_1_report() {
     assert_variants_agree("default", &expected, &reports);
     // The chapter's VARIANTS table (the tour's entry) is the scoped-guard fix.
     for (variant, run) in VARIANTS {
-        let report = run(&input, &Config::default()).unwrap();
+        let input = input.clone();
+        let report = run_with_deadline(variant.name(), TEST_DEADLINE, move || {
+            run(&input, &Config::default())
+        })
+        .expect_finished(&format!("the {variant} VARIANTS entry"))
+        .unwrap();
         assert!(
             report.text() == expected.text(),
             "{variant}: VARIANTS entry"
@@ -156,12 +169,15 @@ fn every_fix_in_every_variant_gives_the_chapter_1_report() {
 
 #[test]
 fn the_sync_variant_has_no_async_lock_fix() {
-    let err = sync::run_with(
-        Fix::AsyncLock,
-        &Input::dataset(Dataset::Empty),
-        &Config::default(),
-        &Signals::with_locks(LOCKS),
-    )
+    let err = run_with_deadline("sync", TEST_DEADLINE, || {
+        sync::run_with(
+            Fix::AsyncLock,
+            &Input::dataset(Dataset::Empty),
+            &Config::default(),
+            &Signals::with_locks(LOCKS),
+        )
+    })
+    .expect_finished("the sync variant with the async-lock fix")
     .unwrap_err();
     assert!(err.to_string().contains("no .await"), "{err}");
 }
@@ -258,7 +274,13 @@ fn the_fixed_lookups_are_send() {
 /// where it is `block_on`-ed or spawned locally.
 #[test]
 fn spawn_rejects_a_std_guard_held_across_await() {
-    let cases = trybuild::TestCases::new();
-    cases.compile_fail("tests/compile_fail/*.rs");
+    // trybuild runs cargo (which may wait on cargo's locks): under a deadline long enough for a
+    // cold build of the cases on a slow machine. On a hang the test fails; trybuild's cargo is
+    // not ours to kill (trybuild owns it), it ends with its build.
+    run_with_deadline("trybuild", COMPILE_DEADLINE, || {
+        let cases = trybuild::TestCases::new();
+        cases.compile_fail("tests/compile_fail/*.rs");
+    })
+    .expect_finished("the compile-fail cases (trybuild)");
 }
 // ANCHOR_END: compile_fail

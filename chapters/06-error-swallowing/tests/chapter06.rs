@@ -11,7 +11,7 @@ use ch06_error_swallowing::{
 };
 use instruments::FaultPlan;
 use pipeline::{Config, Dataset, Input, RejectReason, Report, Variant};
-use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
+use testkit::{TEST_DEADLINE, assert_variants_agree, output_within, run_with_deadline};
 
 fn under_deadline<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
     run_with_deadline(what, TEST_DEADLINE, work).expect_finished(what)
@@ -258,7 +258,8 @@ fn a_panic_in_rayon_spawn_aborts_the_whole_process() {
         return; // only reached if the process survived: the parent will see exit code 0
     }
     let exe = std::env::current_exe().unwrap();
-    let child = under_deadline("the rayon child process", move || {
+    // Past its deadline the child is killed by its handle, not left running.
+    let child = output_within(
         Command::new(exe)
             .args([
                 "--exact",
@@ -266,10 +267,10 @@ fn a_panic_in_rayon_spawn_aborts_the_whole_process() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD, "1")
-            .output()
-            .expect("re-running the test binary")
-    });
+            .env(CHILD, "1"),
+        TEST_DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("re-running the test binary: {e}"));
     let stderr = String::from_utf8_lossy(&child.stderr);
     assert!(
         !child.status.success(),

@@ -184,7 +184,11 @@ mod tests {
         assert!(shutdown.is_triggered());
         assert!(!gate.is_open());
         shutdown.acted();
-        gate.wait(); // returns at once: the gate is open
+        // Returns at once: the gate is open. Were it not, `wait` would block for good; under a
+        // deadline that is a failure instead.
+        let waited = gate.clone();
+        testkit::run_with_deadline("gate", testkit::TEST_DEADLINE, move || waited.wait())
+            .expect_finished("waiting on an opened gate");
         assert!(gate.is_open());
 
         let not_held = Shutdown::at(StopPoint {

@@ -366,6 +366,7 @@ struct Stopped {
 
 /// Runs the `variant` the `on_stop` way, stopped at `line` (held if `hold`), then resumes;
 /// panics naming the variant and the stop point if either run fails or the first does not stop.
+// deadline: its callers run it under `run_with_deadline` (fifty runs under one deadline)
 fn stop_and_resume(
     variant: Variant,
     on_stop: OnStop,

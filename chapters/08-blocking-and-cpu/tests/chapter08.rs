@@ -192,12 +192,15 @@ fn an_offloaded_blocking_call_leaves_the_heartbeat_ticking() {
 
 #[test]
 fn the_sync_variant_has_no_runtime_to_offload_from() {
-    let result = sync::run_with(
-        Mode::Offload,
-        &Input::dataset(Dataset::Empty),
-        &Config::default(),
-        TEST_WORK,
-    );
+    let result = run_with_deadline("sync", TEST_DEADLINE, || {
+        sync::run_with(
+            Mode::Offload,
+            &Input::dataset(Dataset::Empty),
+            &Config::default(),
+            TEST_WORK,
+        )
+    })
+    .expect_finished("the sync variant asked to offload");
     assert!(
         matches!(result, Err(PipelineError::Config(_))),
         "{result:?}"

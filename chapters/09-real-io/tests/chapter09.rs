@@ -31,7 +31,8 @@ use registry_service::{
     Fault, Latency, RegistryOptions, RegistryService, ServiceFaults, request_key,
 };
 use testkit::{
-    Outcome, TEST_DEADLINE, TestDatabase, assert_variants_agree, run_with_deadline, test_database,
+    Outcome, TEST_DEADLINE, TestDatabase, assert_variants_agree, output_within, run_with_deadline,
+    test_database,
 };
 
 /// 400 lines, committed in eight batches of 50.
@@ -432,6 +433,7 @@ fn a_run_killed_with_sigkill_restarts_from_its_checkpoint() {
             concurrency: 2,
             ..pg_cfg()
         };
+        // deadline: this is the child process; its parent kills it (that is the test)
         let result = tokio_rt::run_with(&pg_input(), &cfg, &setup);
         panic!("the child should have been killed before it ended: {result:?}");
     }
@@ -445,6 +447,7 @@ fn a_run_killed_with_sigkill_restarts_from_its_checkpoint() {
         latency: Latency::Fixed(Duration::from_millis(5)),
         ..RegistryOptions::default()
     });
+    // deadline: polled below against TEST_DEADLINE, then killed by its handle and reaped
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -523,6 +526,7 @@ fn a_connection_terminated_mid_batch_is_named_and_loses_nothing() {
         let target = PgTarget::new(db.conninfo()).before_commit(move |point| {
             if point.batch == 2 {
                 let (admin, pid) = (admin.clone(), point.backend_pid);
+                // deadline: inside the pipeline run, which `failure` runs under the deadline
                 std::thread::spawn(move || terminate(&admin, pid))
                     .join()
                     .unwrap();
@@ -568,6 +572,7 @@ fn a_checkpoint_moved_by_another_run_refuses_the_commit() {
         let target = PgTarget::new(db.conninfo()).before_commit(move |point| {
             if point.batch == 2 {
                 let other = other.clone();
+                // deadline: inside the pipeline run, which `failure` runs under the deadline
                 std::thread::spawn(move || {
                     let mut other = postgres::Client::connect(&other, postgres::NoTls).unwrap();
                     other
@@ -884,6 +889,10 @@ fn the_sync_crates_work_on_smol_and_async_std_but_block_the_executor_thread() {
 /// `reqwest::blocking` starts a runtime thread of its own; tokio-postgres over smol's socket
 /// starts no tokio thread at all; reqwest through `Compat` starts async-compat's.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "not measured on this OS: thread names come from Linux's /proc/self/task"
+)]
 fn a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw() {
     const REQWEST: &str = "reqwest-interna"; // thread names are cut to 15 bytes
     const COMPAT: &str = "async-compat/to";
@@ -905,6 +914,7 @@ fn a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw(
         show("reqwest::blocking", status.to_string());
         drop(client);
         if let Ok(conninfo) = std::env::var("CH09_DB") {
+            // deadline: this is the child process, run by its parent under a deadline
             let one = smol::block_on(lockin::select_one_raw(&conninfo)).unwrap();
             show("connect_raw", one.to_string());
         }
@@ -914,20 +924,21 @@ fn a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw(
     }
     let service = registry(RegistryOptions::default());
     let db = test_database("lockin_threads");
-    let mut child = Command::new(std::env::current_exe().unwrap());
-    child
-        .args([
-            "--exact",
-            "a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE, "threads")
-        .env("CH09_REGISTRY", format!("{}/sensors/s-0001", service.url()));
-    if let Some(db) = &db {
-        child.env("CH09_DB", db.conninfo());
-    }
-    let output = runs("the child", move || child.output().unwrap());
+    // Past its deadline the child is killed by its handle, not left running.
+    let output = output_within(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_hidden_runtime_thread_for_reqwest_blocking_and_compat_none_for_connect_raw",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROLE, "threads")
+            .env("CH09_REGISTRY", format!("{}/sensors/s-0001", service.url()))
+            .envs(db.as_ref().map(|db| ("CH09_DB", db.conninfo()))),
+        TEST_DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("the child: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use ch10_many_connections::experiment::{Setup, experiment_with, server_main_with};
@@ -21,7 +21,7 @@ use pipeline::{
     Config, DatasetSpec, Field, Input, PipelineError, RejectReason, Report, Variant, error_chain,
     run_sequential,
 };
-use testkit::{TEST_DEADLINE, compare_reports, run_with_deadline};
+use testkit::{TEST_DEADLINE, compare_reports, output_within, run_with_deadline};
 
 /// Selects a child process's role: `fleet ADDR N`, `experiment`, `fd-limit`, `thread-limit`.
 const ROLE: &str = "CH10_ROLE";
@@ -207,6 +207,7 @@ fn windows(report: &Report) -> String {
 
 /// The launcher the experiment uses in tests: this test binary, as the fleet.
 fn fleet_process(address: SocketAddr, connections: usize) -> Command {
+    // deadline: a launcher; the harness starts it inside `run`'s deadline
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args(["--exact", "fleet_role", "--nocapture", "--test-threads=1"])
@@ -240,26 +241,18 @@ fn fleet_role() {
 /// `RUST_MIN_STACK=min_stack`, if given), through `sh -c "{shell} exec ..."`, under a deadline
 /// (a child that does not finish is killed).
 fn child(name: &str, role: &str, shell: &str, min_stack: Option<&str>) -> Output {
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!(r#"{shell} exec "$0" "$@""#))
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env_remove("RUST_MIN_STACK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(min_stack) = min_stack {
-        command.env("RUST_MIN_STACK", min_stack);
-    }
-    let child = command.spawn().expect("sh starts");
-    let pid = child.id();
-    let outcome = run_with_deadline(name, TEST_DEADLINE, move || child.wait_with_output());
-    if outcome.is_hung() {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    }
-    outcome.expect_finished(name).expect("the child ran")
+    output_within(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(r#"{shell} exec "$0" "$@""#))
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env_remove("RUST_MIN_STACK")
+            .envs(min_stack.map(|min_stack| ("RUST_MIN_STACK", min_stack))),
+        TEST_DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn is_role(role: &str) -> bool {
@@ -277,6 +270,7 @@ fn show(output: &Output) -> String {
 
 /// The launcher the experiment uses in tests: this test binary, as a measured server process.
 fn server_process(server: &str, connections: usize, pool_threads: usize) -> Command {
+    // deadline: a launcher; the experiment starts it inside `run_with_deadline`
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args(["--exact", "server_role", "--nocapture", "--test-threads=1"])
@@ -315,6 +309,10 @@ fn server_role() {
 /// 100; a pool of 64 threads serves 64 sensors and stalls, saying so; every other server gives
 /// the reference report.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "not measured on this OS: thread counts come from Linux's /proc/self/task"
+)]
 fn the_experiment_counts_a_thread_per_connection_and_the_pool_stalls() {
     let (rows, printed) = run_with_deadline("the experiment", TEST_DEADLINE, || {
         let mut printed = Vec::new();
@@ -422,6 +420,10 @@ fn out_of_file_descriptors_every_server_fails_with_the_os_error() {
 /// the allocation that fails; with small ones, some other allocation of a new thread may fail
 /// first, and glibc aborts the process instead: still no hang, but no clear error either.)
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "not measured on this OS: the thread limit under `ulimit -v` is Linux's"
+)]
 fn out_of_threads_a_thread_per_connection_fails_with_the_os_error() {
     if is_role("thread-limit") {
         let fleet = Fleet::Process {

@@ -324,10 +324,12 @@ mod tests {
     #[test]
     fn timeout_lets_the_earlier_of_work_and_limit_win_and_work_wins_a_tie() {
         let clock = ManualClock::new();
+        // deadline: one thread polling; `run` panics when nothing this clock drives can wake it
         let slow = clock.run(timeout(&clock, Duration::from_secs(30), async {
             clock.sleep(Duration::from_secs(3600)).await;
         }));
         assert_eq!((slow, clock.now()), (Err(Elapsed), Duration::from_secs(30)));
+        // deadline: as above
         let tie = clock.run(timeout(&clock, Duration::from_secs(30), async {
             clock.sleep(Duration::from_secs(30)).await;
             7
@@ -337,12 +339,17 @@ mod tests {
 
     #[test]
     fn run_blocking_advances_while_the_thread_sleeps() {
-        let clock = ManualClock::new();
-        let woke_at = clock.run_blocking(|| {
-            clock.sleep_blocking(Duration::from_secs(90));
-            clock.sleep_blocking(Duration::from_secs(30));
-            clock.now()
-        });
+        // A worker thread that sleeps on the clock and a loop that advances it: if they ever
+        // missed each other, this would wait forever; the deadline makes that a failure.
+        let woke_at = testkit::run_with_deadline("run_blocking", testkit::TEST_DEADLINE, || {
+            let clock = ManualClock::new();
+            clock.run_blocking(|| {
+                clock.sleep_blocking(Duration::from_secs(90));
+                clock.sleep_blocking(Duration::from_secs(30));
+                clock.now()
+            })
+        })
+        .expect_finished("run_blocking with two sleeps");
         assert_eq!(woke_at, Duration::from_secs(120));
     }
 }

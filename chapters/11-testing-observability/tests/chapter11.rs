@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use ch11_testing_observability::{
 use pipeline::{
     Config, FleetRegistry, Input, LookupError, Reading, RejectReason, Report, Variant, parse_line,
 };
-use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline};
+use testkit::{TEST_DEADLINE, assert_variants_agree, output_within, run_with_deadline};
 
 // ANCHOR: deadline
 /// Every run that involves threads, tasks or a runtime goes through this: a hang becomes a
@@ -578,20 +578,15 @@ fn backtrace_file(variant: Variant) -> PathBuf {
 /// Runs `variant`'s pipeline with the bug in a child process (this test binary, this test,
 /// `CHILD_ROLE` set) and returns the backtrace its panic printed.
 fn panic_in_child(variant: Variant) -> Backtrace {
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ROLE, variant.name())
-        .env("RUST_BACKTRACE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the test binary starts");
-    let pid = child.id();
-    let outcome = run_with_deadline("child", TEST_DEADLINE, move || child.wait_with_output());
-    if outcome.is_hung() {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    }
-    let output = outcome.expect_finished("the child process").unwrap();
+    // Past its deadline the child is killed by its handle, not left running.
+    let output = output_within(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ROLE, variant.name())
+            .env("RUST_BACKTRACE", "1"),
+        TEST_DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("the child process: {e}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),

@@ -26,7 +26,9 @@ use ch12_costs::{
     measure_memory_within, standalone_dir, store_sync, store_tokio,
 };
 use pipeline::{Config, PipelineError, Report, Variant, error_chain, run_sequential};
-use testkit::{TEST_DEADLINE, assert_variants_agree, run_with_deadline, test_database};
+use testkit::{
+    TEST_DEADLINE, assert_variants_agree, output_within, run_with_deadline, test_database,
+};
 
 // ---------------------------------------------------------------------------------------------
 // The pipelines the standalone programs run
@@ -193,6 +195,7 @@ const CHILD_TEST: &str = "idle_units_are_all_alive_at_once_in_a_child_process";
 // ANCHOR: launch
 /// What the workshop's `__idle` subcommand does, for tests: this test binary, re-executed to
 /// run only [`CHILD_TEST`], which sees [`CHILD_ROLE`] and calls `idle_main`.
+// deadline: a launcher; `measure_memory` starts it and kills it at its own deadline
 fn launch(variant: Variant, count: usize) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
@@ -339,6 +342,7 @@ fn a_row_is_the_median_of_each_figure_per_unit() {
     assert_eq!(back.variant, Variant::AsyncStd);
 }
 
+// deadline: a launcher for `measure_memory_within`, which kills it at its deadline
 fn sh(script: &str) -> Command {
     let mut command = Command::new("sh");
     command.arg("-c").arg(script);
@@ -400,6 +404,7 @@ fn a_child_without_a_good_measurement_is_an_error_naming_the_variant() {
 }
 
 /// `Command` is not `Clone`: the same program and arguments again.
+// deadline: a launcher for `measure_memory_within`, which kills it at its deadline
 fn clone(command: &Command) -> Command {
     let mut copy = Command::new(command.get_program());
     copy.args(command.get_args());
@@ -571,6 +576,11 @@ fn standalone_locks_pin_the_workspace_versions() {
 }
 // ANCHOR_END: same_versions
 
+/// How long a `cargo metadata` or `cargo tree` may take: it can wait on cargo's locks while
+/// another build holds them. Past it, it is killed and the test fails naming the command.
+const CARGO_DEADLINE: Duration = Duration::from_secs(300);
+
+// deadline: every caller runs it with `output_within(…, CARGO_DEADLINE)`
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
@@ -579,20 +589,22 @@ fn cargo() -> Command {
 /// dependencies, proc-macros included), by name. `--locked`: fails if the manifest needs
 /// anything its lock does not say (a stale lock), as the measured build would.
 fn build_graph(dir: &Path) -> Vec<String> {
-    let output = cargo()
-        .args([
-            "tree",
-            "--locked",
-            "--offline",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-        ])
-        .args(["--format", "{p}", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .output()
-        .expect("cargo runs");
+    let output = output_within(
+        cargo()
+            .args([
+                "tree",
+                "--locked",
+                "--offline",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .args(["--format", "{p}", "--manifest-path"])
+            .arg(dir.join("Cargo.toml")),
+        CARGO_DEADLINE,
+    )
+    .expect("cargo runs");
     assert!(
         output.status.success(),
         "{}: {}",
@@ -615,18 +627,20 @@ fn build_graph(dir: &Path) -> Vec<String> {
 fn standalones_resolve_locked_to_their_own_runtime_outside_the_workspace() {
     for s in &STANDALONES {
         let dir = standalone_dir(s);
-        let output = cargo()
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--offline",
-            ])
-            .arg("--manifest-path")
-            .arg(dir.join("Cargo.toml"))
-            .output()
-            .expect("cargo runs");
+        let output = output_within(
+            cargo()
+                .args([
+                    "metadata",
+                    "--format-version",
+                    "1",
+                    "--no-deps",
+                    "--offline",
+                ])
+                .arg("--manifest-path")
+                .arg(dir.join("Cargo.toml")),
+            CARGO_DEADLINE,
+        )
+        .expect("cargo runs");
         assert!(
             output.status.success(),
             "{}: {}",
@@ -660,17 +674,19 @@ fn standalones_resolve_locked_to_their_own_runtime_outside_the_workspace() {
         assert!(graph.iter().any(|p| p == "pipeline"), "{}", s.name);
     }
     // The book's workspace does not list them.
-    let output = cargo()
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .expect("cargo runs");
+    let output = output_within(
+        cargo()
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")),
+        CARGO_DEADLINE,
+    )
+    .expect("cargo runs");
     assert!(
         output.status.success(),
         "{}",

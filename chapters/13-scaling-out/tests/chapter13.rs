@@ -131,7 +131,11 @@ fn one_worker_of_any_variant_drains_the_queue_to_the_reference_report() {
 fn without_a_database_a_run_says_what_to_set_and_a_down_one_is_named() {
     if std::env::var_os(ENV_DATABASE).is_none() {
         for (variant, run) in VARIANTS {
-            let err = run(&chapter_input(), &cfg()).unwrap_err().to_string();
+            let err = runs(&format!("the {variant} run"), move || {
+                run(&chapter_input(), &cfg())
+            })
+            .unwrap_err()
+            .to_string();
             assert!(
                 err.contains(ENV_DATABASE) && err.contains("needs PostgreSQL"),
                 "{variant}: {err}"
@@ -164,6 +168,8 @@ fn without_a_database_a_run_says_what_to_set_and_a_down_one_is_named() {
 /// Starts a worker process: this test binary again, running only `test`, with [`ROLE`] set.
 fn test_worker(test: &'static str) -> impl Fn(&WorkerSpec) -> Command {
     move |_| {
+        // deadline: a launcher; the queue's supervisor starts it and kills it (the test's
+        // runs are under `runs`)
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
             .args(["--exact", test, "--nocapture", "--test-threads=1"])

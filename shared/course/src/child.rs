@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn the_command_names_the_child_in_the_environment_not_in_the_arguments() {
-        let command = FLEET.command();
+        let command = FLEET.command(); // deadline: built to be read, never started
         assert_eq!(command.get_args().count(), 0);
         let env: Vec<_> = command.get_envs().collect();
         assert_eq!(

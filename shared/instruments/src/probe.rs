@@ -81,11 +81,18 @@ mod tests {
 
     #[test]
     fn counts_waiters_from_another_thread() {
+        // If the waiter never registered, the loop below would spin forever.
+        crate::run_with_deadline("probe", crate::TEST_DEADLINE, counts_waiters)
+            .expect_finished("a waiter on a probed lock");
+    }
+
+    fn counts_waiters() {
         let probe = Arc::new(LockProbe::new("cache"));
         let mutex = Arc::new(Mutex::new(0));
         let held = mutex.lock().unwrap();
         let waiter = {
             let (probe, mutex) = (Arc::clone(&probe), Arc::clone(&mutex));
+            // deadline: runs inside its test's `run_with_deadline`, and is joined
             thread::spawn(move || *probe.lock(|| mutex.lock().unwrap()) += 1)
         };
         // Wait (without a clock) until the other thread has registered as a waiter.

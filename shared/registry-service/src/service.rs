@@ -358,19 +358,26 @@ mod tests {
         .unwrap();
         let url = format!("{}/sensors/s-0001", service.url());
         let start = Arc::new(Barrier::new(8));
-        let statuses: Vec<u16> = thread::scope(|s| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| {
-                    let (url, start) = (url.clone(), Arc::clone(&start));
-                    s.spawn(move || {
-                        let client = reqwest::blocking::Client::new();
-                        start.wait();
-                        get(&client, &url).unwrap().0
-                    })
+        let statuses: Vec<u16> = instruments::run_with_deadline(
+            "eight clients",
+            instruments::TEST_DEADLINE,
+            move || {
+                thread::scope(|s| {
+                    let handles: Vec<_> = (0..8)
+                        .map(|_| {
+                            let (url, start) = (url.clone(), Arc::clone(&start));
+                            s.spawn(move || {
+                                let client = reqwest::blocking::Client::new();
+                                start.wait();
+                                get(&client, &url).unwrap().0
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().map(|h| h.join().unwrap()).collect()
                 })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+            },
+        )
+        .expect_finished("eight clients against capacity 2");
         let ok = statuses.iter().filter(|s| **s == 200).count();
         let refused = statuses.iter().filter(|s| **s == 503).count();
         assert_eq!(ok + refused, 8, "{statuses:?}");

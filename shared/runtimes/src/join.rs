@@ -31,13 +31,18 @@ pub fn tokio_joined<T>(
 mod tests {
     use std::time::Duration;
 
+    use instruments::{TEST_DEADLINE, run_with_deadline};
+
     use super::*;
 
     fn joined<T: Send + 'static>(
         task: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, PipelineError> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async { tokio_joined("enrich", tokio::spawn(task).await) })
+        run_with_deadline("joined", TEST_DEADLINE, move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async { tokio_joined("enrich", tokio::spawn(task).await) })
+        })
+        .expect_finished("a tokio task, joined")
     }
 
     #[test]
@@ -66,12 +71,16 @@ mod tests {
 
     #[test]
     fn a_cancelled_task_is_not_a_panic() {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let err = rt.block_on(async {
-            let task = tokio::spawn(tokio::time::sleep(Duration::from_secs(3600)));
-            task.abort();
-            tokio_joined("sink", task.await).unwrap_err()
-        });
+        // Were the abort lost, this would wait an hour: under a deadline, that fails instead.
+        let err = run_with_deadline("aborted", TEST_DEADLINE, || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let task = tokio::spawn(tokio::time::sleep(Duration::from_secs(3600)));
+                task.abort();
+                tokio_joined("sink", task.await).unwrap_err()
+            })
+        })
+        .expect_finished("an aborted tokio task, joined");
         assert_eq!(
             err.to_string(),
             "stage `sink` was cancelled before it finished"

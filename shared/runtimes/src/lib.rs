@@ -64,18 +64,21 @@ mod tests {
 
     #[test]
     fn smol_tasks_run_on_the_named_threads_and_stop_with_main() {
-        let names = with_smol_executor(2, "runtimes-test", |executor| {
-            let tasks: Vec<_> = (0..8)
-                .map(|_| executor.spawn(async { thread::current().name().map(str::to_owned) }))
-                .collect();
-            Ok(smol::block_on(async {
-                let mut names = Vec::new();
-                for task in tasks {
-                    names.push(task.await);
-                }
-                names
-            }))
+        let names = instruments::run_with_deadline("smol", instruments::TEST_DEADLINE, || {
+            with_smol_executor(2, "runtimes-test", |executor| {
+                let tasks: Vec<_> = (0..8)
+                    .map(|_| executor.spawn(async { thread::current().name().map(str::to_owned) }))
+                    .collect();
+                Ok(smol::block_on(async {
+                    let mut names = Vec::new();
+                    for task in tasks {
+                        names.push(task.await);
+                    }
+                    names
+                }))
+            })
         })
+        .expect_finished("eight smol tasks on two threads")
         .unwrap();
         assert!(
             names.iter().all(|n| n.as_deref() == Some("runtimes-test")),

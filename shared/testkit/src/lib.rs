@@ -3,7 +3,12 @@
 //! - [`compare`]: check that every variant's report equals the reference, with a failure message
 //!   that names the variant and shows the first lines that differ;
 //! - [`postgres`]: a database of its own for each test: `DATABASE_URL`, or a throwaway cluster
-//!   from the local PostgreSQL binaries, or a visible skip.
+//!   from the local PostgreSQL binaries, or a visible skip;
+//! - [`pg_discovery`]: where PostgreSQL is (`DATABASE_URL`, `PATH`, `pg_config`, Debian's and
+//!   Homebrew's layouts), in one order shared by the harness, `workshop doctor` and CI;
+//! - [`process`]: child processes and external commands with a deadline, killed past it;
+//! - [`deadline_lint`]: the check that no test runs concurrent code or a child process outside
+//!   a deadline (run by `tests/every_test_has_a_deadline.rs`).
 //!
 //! The deadline runner lives in `instruments` (the demos and the tour run under it too); it is
 //! re-exported here because every concurrent test runs under it, so a test file can name one
@@ -13,8 +18,12 @@
 #![forbid(unsafe_code)]
 
 pub mod compare;
+pub mod deadline_lint;
+pub mod pg_discovery;
 pub mod postgres;
+pub mod process;
 
 pub use compare::{REFERENCE, assert_variants_agree, compare_reports};
 pub use instruments::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
 pub use postgres::{TestDatabase, test_database};
+pub use process::{KillOnDrop, output_within, wait_within};

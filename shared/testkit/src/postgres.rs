@@ -5,8 +5,9 @@
 //! 1. If `DATABASE_URL` is set, on that server (the user in it must be allowed to
 //!    `CREATE DATABASE`). A `DATABASE_URL` that does not work is a failure, not a skip: you
 //!    asked for it.
-//! 2. Otherwise on a throwaway cluster this test binary starts from the newest local
-//!    PostgreSQL (`/usr/lib/postgresql/<version>/bin`, or `$PG_BINDIR`): `initdb` in a temporary
+//! 2. Otherwise on a throwaway cluster this test binary starts from the local PostgreSQL
+//!    binaries, found in [`crate::pg_discovery`]'s order (`$PG_BINDIR`, `PATH`, `pg_config
+//!    --bindir`, Debian's `/usr/lib/postgresql/<version>/bin`, Homebrew's): `initdb` in a temporary
 //!    directory, trust authentication, `fsync=off`, listening on `127.0.0.1` and a free port
 //!    only. When the process runs as root, PostgreSQL refuses to, so the cluster runs as the
 //!    `postgres` OS user (`runuser -u postgres`). One cluster per test binary, started by the
@@ -28,6 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use postgres::config::Host;
+
+use crate::pg_discovery::{Found, System, discover};
 use postgres::{Client, Config, NoTls};
 
 /// Set to `1` to make a missing PostgreSQL a test failure instead of a skip.
@@ -111,8 +114,8 @@ pub fn test_database(test: &str) -> Option<TestDatabase> {
             let _ = writeln!(
                 std::io::stderr(),
                 "SKIP {test}: no PostgreSQL to test against: {why}. To run it, set \
-                 {DATABASE_URL}, or install PostgreSQL (initdb and postgres under \
-                 /usr/lib/postgresql/<version>/bin, or set {PG_BINDIR}); \
+                 {DATABASE_URL}, or install PostgreSQL (`apt-get install postgresql`, \
+                 `brew install postgresql@16`), or set {PG_BINDIR}; \
                  {REQUIRE_POSTGRES}=1 makes this a failure."
             );
             None
@@ -164,9 +167,10 @@ struct Server {
 fn server() -> Result<&'static Server, Unavailable> {
     static SERVER: OnceLock<Result<Server, Unavailable>> = OnceLock::new();
     SERVER
-        .get_or_init(|| match std::env::var(DATABASE_URL) {
-            Ok(url) if !url.trim().is_empty() => external(&url),
-            _ => start_cluster(),
+        .get_or_init(|| match discover(&System) {
+            Ok(Found::Server(url)) => external(&url),
+            Ok(Found::Binaries { dir, .. }) => start_cluster(&real_bin_dir(&dir)),
+            Err(why) => Err(Unavailable::Missing(why)),
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -194,8 +198,7 @@ fn external(url: &str) -> Result<Server, Unavailable> {
 
 /// Starts a throwaway cluster for this process; the watcher it leaves behind stops it and
 /// removes its directory once the process is gone.
-fn start_cluster() -> Result<Server, Unavailable> {
-    let bin = bin_dir()?;
+fn start_cluster(bin: &Path) -> Result<Server, Unavailable> {
     let as_postgres = running_as_root()?;
     let run = |program: &Path| -> Command {
         let mut command = if as_postgres {
@@ -230,14 +233,16 @@ fn start_cluster() -> Result<Server, Unavailable> {
 
     let port = free_port()?;
     // The watcher: start postgres, then poll until the test process is gone (or postgres
-    // is), then stop postgres (fast shutdown) and remove the directory. `/proc/PID` rather
-    // than `kill -0`: as the postgres user we may not signal a root process.
+    // is), then stop postgres (fast shutdown) and remove the directory. `/proc/PID` where
+    // there is a `/proc` (Linux): as the postgres user we may not signal a root process.
+    // Elsewhere (macOS has no `/proc`, and no root runs the tests) `kill -0`.
     let script = r#"
             "$3/postgres" -D "$2/data" -p "$4" -k "$2" \
                 -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
                 -c full_page_writes=off -c max_connections=200 >"$2/log" 2>&1 &
             pg=$!
-            while [ -d "/proc/$1" ] && kill -0 "$pg" 2>/dev/null; do sleep 0.2; done
+            alive() { if [ -d /proc/self ]; then [ -d "/proc/$1" ]; else kill -0 "$1" 2>/dev/null; fi; }
+            while alive "$1" && kill -0 "$pg" 2>/dev/null; do sleep 0.2; done
             kill -INT "$pg" 2>/dev/null
             wait "$pg"
             rm -rf "$2"
@@ -247,7 +252,7 @@ fn start_cluster() -> Result<Server, Unavailable> {
         .args(["-c", script, "testkit-pg-watcher"])
         .arg(std::process::id().to_string())
         .arg(&dir)
-        .arg(&bin)
+        .arg(bin)
         .arg(port.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -294,39 +299,16 @@ fn start_cluster() -> Result<Server, Unavailable> {
     })
 }
 
-/// The newest `/usr/lib/postgresql/<version>/bin` with `initdb` and `postgres` in it, or
-/// `$PG_BINDIR`.
-fn bin_dir() -> Result<PathBuf, Unavailable> {
-    let has_binaries = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Some(dir) = std::env::var_os(PG_BINDIR) {
-        let dir = PathBuf::from(dir);
-        return if has_binaries(&dir) {
-            Ok(dir)
-        } else {
-            Err(Unavailable::Missing(format!(
-                "{PG_BINDIR}={} has no initdb and postgres",
-                dir.display()
-            )))
-        };
-    }
-    let root = Path::new("/usr/lib/postgresql");
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = entry.path().join("bin");
-            has_binaries(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
-        Unavailable::Missing(format!(
-            "{DATABASE_URL} is not set and there is no {}/<version>/bin with initdb and postgres",
-            root.display()
-        ))
-    })
+/// Where `dir/initdb` really is, when it is a link (`/usr/local/bin`, Homebrew's
+/// `/opt/homebrew/bin`): the installation's own `bin`, if `postgres` is there too, so the
+/// server finds its `share` directory beside it. Otherwise `dir` itself.
+fn real_bin_dir(dir: &Path) -> PathBuf {
+    dir.join("initdb")
+        .canonicalize()
+        .ok()
+        .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
+        .filter(|real| real.join("postgres").is_file())
+        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// Whether we are root (then the cluster must run as `postgres`, which must exist).

@@ -223,16 +223,26 @@ fn mdbook() -> Check {
     }
 }
 
-/// PostgreSQL for chapters 9 and 13: the same harness the tests use, really started.
+/// PostgreSQL for chapters 9 and 13: the same harness the tests use, really started, found
+/// where the tests find it (`testkit::pg_discovery`).
 fn postgres() -> Check {
     const NAME: &str = "PostgreSQL";
+    use testkit::pg_discovery::{Found, System, discover};
     use testkit::postgres::{Unavailable, try_test_database};
+    let source = match discover(&System) {
+        Ok(Found::Server(_)) => "DATABASE_URL".to_owned(),
+        Ok(Found::Binaries { dir, via }) => format!("{}, {}", dir.display(), via.describe()),
+        Err(_) => String::new(),
+    };
     match try_test_database("doctor") {
-        Ok(db) => Check::ok(NAME, format!("a test database works ({})", db.name())),
+        Ok(db) => Check::ok(
+            NAME,
+            format!("a test database works ({}; from {source})", db.name()),
+        ),
         Err(Unavailable::Missing(why)) => Check::warn(
             NAME,
             format!("none: {why}; chapters 9 and 13 skip their database tests"),
-            "sudo apt-get install postgresql   (or set DATABASE_URL to a server you may create databases on)",
+            install_postgres(std::env::consts::OS),
         ),
         Err(Unavailable::Broken(why)) => Check::fail(
             NAME,
@@ -240,6 +250,57 @@ fn postgres() -> Check {
             "fix DATABASE_URL, or unset it to let the tests start their own cluster",
         ),
     }
+}
+
+/// How to install PostgreSQL on `os` (`std::env::consts::OS`).
+fn install_postgres(os: &str) -> String {
+    let install = match os {
+        "macos" => "brew install postgresql@16",
+        _ => "sudo apt-get install postgresql",
+    };
+    format!("{install}   (or set DATABASE_URL to a server you may create databases on)")
+}
+
+/// What is measured only on Linux, and what the course shows instead elsewhere. One line each
+/// in `doctor`'s output on another OS.
+const LINUX_ONLY: &[&str] = &[
+    "OS threads per variant (/proc/self/task): the tour's and demos' thread column says \
+     \"not measured\"",
+    "resident and peak memory (/proc/self/status, clear_refs): chapter 10's and 12's memory \
+     columns say \"not measured\"",
+    "kernel stacks (KernelStack in /proc/meminfo): chapter 12's kernel-stack column says \
+     \"not measured\"",
+    "the runtime threads a crate hides (/proc/self/task/*/comm): chapter 9's hidden-thread \
+     test",
+    "the OS's thread limit under `ulimit -v` (chapters 5 and 10's child processes)",
+];
+
+/// The measurements skipped on `os`: none on Linux, [`LINUX_ONLY`] elsewhere.
+fn skipped_on(os: &str) -> &'static [&'static str] {
+    if os == "linux" { &[] } else { LINUX_ONLY }
+}
+
+/// Which OS this is, and what the course cannot measure on it.
+fn operating_system() -> Check {
+    const NAME: &str = "operating system";
+    let os = std::env::consts::OS;
+    let skipped = skipped_on(os);
+    if skipped.is_empty() {
+        return Check::ok(NAME, format!("{os}: every measurement works"));
+    }
+    let lines: Vec<String> = skipped
+        .iter()
+        .map(|what| format!("\n      {:<16} not measured on this OS: {what}", ""))
+        .collect();
+    Check::warn(
+        NAME,
+        format!(
+            "{os}: the pipelines, tests and book work; {} measurement(s) need Linux:{}",
+            skipped.len(),
+            lines.concat()
+        ),
+        "nothing to fix for a session; for the measured tables use Linux (a VM or container)",
+    )
 }
 
 fn open_files() -> Check {
@@ -281,6 +342,7 @@ pub fn checks() -> Vec<Check> {
     vec![
         toolchain(),
         release_build(),
+        operating_system(),
         machine(),
         offline_ready(),
         warm_build(),
@@ -318,4 +380,25 @@ pub fn doctor() -> anyhow::Result<()> {
         outln!("Ready: everything the workshop uses works on this machine.")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_skips_nothing_and_macos_says_what_it_skips() {
+        assert!(skipped_on("linux").is_empty());
+        let mac = skipped_on("macos");
+        assert_eq!(mac.len(), LINUX_ONLY.len());
+        for needle in ["/proc/self/task", "KernelStack", "clear_refs", "ulimit"] {
+            assert!(mac.iter().any(|line| line.contains(needle)), "{needle}");
+        }
+    }
+
+    #[test]
+    fn the_install_hint_fits_the_os() {
+        assert!(install_postgres("macos").starts_with("brew install postgresql@"));
+        assert!(install_postgres("linux").starts_with("sudo apt-get install postgresql"));
+    }
 }
