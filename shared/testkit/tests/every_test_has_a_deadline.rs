@@ -4,12 +4,7 @@
 use std::path::Path;
 
 /// Files this check does not judge yet, and why. Each entry is a debt with an owner.
-const NOT_YET: &[(&str, &str)] = &[(
-    "shared/workshop/tests/cli.rs",
-    "being rewritten for issue 15's CLI items on another branch; its helper already runs the \
-     binary under `run_with_deadline` and kills it by pid. Remove this entry once it uses \
-     `testkit::output_within`.",
-)];
+const NOT_YET: &[(&str, &str)] = &[];
 
 #[test]
 fn no_test_runs_concurrent_code_or_a_child_outside_a_deadline() {

@@ -14,6 +14,7 @@ fn workshop(args: &[&str]) -> Output {
 /// [`workshop`] with environment variables set (`set`) and removed (`unset`).
 fn workshop_with_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> Output {
     let what = format!("`workshop {}`", args.join(" "));
+    // deadline: run by `output_within` below, which kills it past the deadline.
     let mut command = Command::new(env!("CARGO_BIN_EXE_workshop"));
     for (key, value) in set {
         command.env(key, value);
@@ -21,21 +22,8 @@ fn workshop_with_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> Out
     for key in unset {
         command.env_remove(key);
     }
-    let child = command
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the workshop binary starts");
-    let pid = child.id();
-    let outcome = run_with_deadline("workshop", TEST_DEADLINE, move || child.wait_with_output());
-    if outcome.is_hung() {
-        // The child is owned by the stuck waiting thread; kill it by its process id.
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    }
-    outcome
-        .expect_finished(&what)
-        .expect("waiting for the workshop binary")
+    command.args(args);
+    testkit::output_within(&mut command, TEST_DEADLINE).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 /// `run`'s exit status when some lines were rejected: the generated datasets have malformed
@@ -358,6 +346,8 @@ fn ctrl_c_stops_chapter_7_with_a_checkpoint_and_resume_gives_the_full_report() {
     );
 
     // Start a run, wait until it says Ctrl-C is handled, then send SIGINT as a terminal would.
+    // deadline: its stderr is read under `run_with_deadline` and it is waited for with
+    // `wait_within`, which kills it past the deadline.
     let mut child = Command::new(env!("CARGO_BIN_EXE_workshop"))
         .args([
             "run",
@@ -384,14 +374,17 @@ fn ctrl_c_stops_chapter_7_with_a_checkpoint_and_resume_gives_the_full_report() {
             let ready = line.starts_with("press Ctrl-C");
             seen.push(line);
             if ready {
+                // deadline: `kill` sends a signal and returns at once.
                 let _ = Command::new("kill").args(["-INT", &pid]).status();
                 break;
             }
         }
         seen.extend(lines.map_while(Result::ok));
-        (child.wait().expect("waiting for the run"), seen.join("\n"))
+        seen.join("\n")
     });
-    let (status, said) = outcome.expect_finished("the run stopped by Ctrl-C");
+    let status = testkit::wait_within(&mut child, TEST_DEADLINE);
+    let said = outcome.expect_finished("the run stopped by Ctrl-C");
+    let status = status.unwrap_or_else(|e| panic!("{e}: {said}"));
     assert_eq!(status.code(), Some(130), "{said}");
     assert!(
         said.contains("nothing lost: checkpoint written to"),
@@ -1169,22 +1162,26 @@ fn a_closed_stdout_ends_the_run_quietly_and_a_full_one_says_so() {
         vec!["demo"],
         vec!["run", "--input", &input, "--output", &output],
     ] {
+        let errors = scratch.path("stderr.txt");
+        // The reader is gone before the child starts, so its first write fails, however the
+        // two processes are scheduled (closing it after `spawn` would race the child's writes
+        // into the pipe's buffer).
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        // deadline: waited for with `wait_within`, which kills it past the deadline.
         let mut child = Command::new(env!("CARGO_BIN_EXE_workshop"))
             .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(writer)
+            .stderr(std::fs::File::create(&errors).unwrap())
             .spawn()
             .expect("the workshop binary starts");
-        drop(child.stdout.take()); // the reader is gone before the first line
-        let pid = child.id();
-        let outcome = run_with_deadline("closed stdout", TEST_DEADLINE, move || {
-            child.wait_with_output()
-        });
-        if outcome.is_hung() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let out = outcome.expect_finished("closed stdout").unwrap();
-        let stderr = text(&out.stderr);
+        let status = testkit::wait_within(&mut child, TEST_DEADLINE).unwrap();
+        let stderr = std::fs::read_to_string(&errors).unwrap();
+        let out = Output {
+            status,
+            stdout: Vec::new(),
+            stderr: stderr.clone().into_bytes(),
+        };
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!stderr.contains("error"), "quietly: {args:?}: {stderr}");
@@ -1192,11 +1189,20 @@ fn a_closed_stdout_ends_the_run_quietly_and_a_full_one_says_so() {
     }
 
     let full = std::fs::File::create("/dev/full").expect("/dev/full exists on Linux");
-    let out = Command::new(env!("CARGO_BIN_EXE_workshop"))
+    let errors = scratch.path("stderr.txt");
+    // deadline: waited for with `wait_within`, which kills it past the deadline.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workshop"))
         .args(["run", "--input", &input, "--output", &output])
         .stdout(full)
-        .output()
-        .unwrap();
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .expect("the workshop binary starts");
+    let status = testkit::wait_within(&mut child, TEST_DEADLINE).unwrap();
+    let out = Output {
+        status,
+        stdout: Vec::new(),
+        stderr: std::fs::read(&errors).unwrap(),
+    };
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
