@@ -143,7 +143,11 @@ impl Report {
             self.accepted_digest,
             rejected_digest(&self.rejections)
         );
-        let _ = writeln!(w, "windows digest   {:#018x}", windows_digest(&self.windows));
+        let _ = writeln!(
+            w,
+            "windows digest   {:#018x}",
+            windows_digest(&self.windows)
+        );
         out
     }
 
@@ -321,8 +325,15 @@ mod tests {
                 .zip(b.text().lines())
                 .filter(|(x, y)| x != y)
                 .collect();
-            assert_eq!(differing.len(), 2, "the digest and checksum lines: {differing:?}");
-            assert!(differing[0].0.starts_with("windows digest"), "{differing:?}");
+            assert_eq!(
+                differing.len(),
+                2,
+                "the digest and checksum lines: {differing:?}"
+            );
+            assert!(
+                differing[0].0.starts_with("windows digest"),
+                "{differing:?}"
+            );
             assert!(differing[1].0.starts_with("checksum"), "{differing:?}");
         }
     }
