@@ -306,7 +306,8 @@ mod tests {
     fn one_ulp_of_one_mean_changes_the_text() {
         let windows = vec![window(1), window(1)];
         let a = Report::new(5, tally(2, 3), windows.clone());
-        let fields: [(&str, fn(&mut WindowSummary) -> &mut f64); 4] = [
+        type Field = fn(&mut WindowSummary) -> &mut f64;
+        let fields: [(&str, Field); 4] = [
             ("mean", |w| &mut w.mean),
             ("min", |w| &mut w.min),
             ("max", |w| &mut w.max),
