@@ -129,7 +129,8 @@ pub fn std_dropped_handle() -> AfterDrop {
     first_word(&heard)
 }
 
-const MESSAGE: &str = "a task panicked on purpose";
+/// What every task in these facts panics with (tests recognise the panic by it).
+pub const MESSAGE: &str = "a task panicked on purpose";
 
 // ANCHOR: tokio_panic
 /// tokio: await a task that panics.

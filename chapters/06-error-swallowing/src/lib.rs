@@ -34,7 +34,7 @@ use pipeline::{
     Aggregator, Config, DatasetSpec, Input, PipelineError, Report, RunFn, Variant, Work,
 };
 
-pub use outcome::{DeadLetter, Lost, Outcome};
+pub use outcome::{Count, DeadLetter, Outcome, Unaccounted};
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
 
 /// The seed of the demos' fault plan.
@@ -175,14 +175,12 @@ fn run_with_flags(request: &course::RunRequest<'_>) -> Result<course::Ran, cours
 /// The run's last word: what was delivered, where the dead letters are, and the exit status.
 fn delivered(outcome: Outcome, cfg: &Config) -> course::Ran {
     use course::text::group_digits;
-    let lost = outcome.lost();
+    let unaccounted = outcome.unaccounted();
     let line = format!(
-        "delivered: {} of {} windows written; {} dead letters; lost: {} records, {} windows",
+        "delivered: {} of {} windows written; {} dead letters; {unaccounted}",
         group_digits(outcome.windows_written),
         group_digits(outcome.report.windows().len() as u64),
         group_digits(outcome.dead_letters.len() as u64),
-        lost.records,
-        lost.windows
     );
     let code = outcome.exit_code();
     let exit = (code != 0).then(|| {
@@ -190,11 +188,17 @@ fn delivered(outcome: Outcome, cfg: &Config) -> course::Ran {
             || "pass --output FILE to write them next to it".to_owned(),
             |path| format!("written to {}", path.display()),
         );
+        // The books first when they do not balance: that is the worse news.
+        let books = if unaccounted.nothing() {
+            String::new()
+        } else {
+            format!("{unaccounted}; ")
+        };
         course::run::Exit {
             code: u8::try_from(code).unwrap_or(1),
             message: format!(
-                "the run finished, but not everything was delivered: {} dead letters ({place}); \
-                 exit code {code}",
+                "the run finished, but not everything was delivered: {books}{} dead letters \
+                 ({place}); exit code {code}",
                 group_digits(outcome.dead_letters.len() as u64)
             ),
             rerun_with: Vec::new(),

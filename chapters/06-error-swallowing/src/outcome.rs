@@ -2,6 +2,9 @@
 //! really took, and the dead letters — the records and windows that failed, each with its
 //! reason. "Nothing lost" means every line read is accepted or rejected and every window is
 //! written or dead-lettered; anything else is a loss, and the fixed pipelines make it visible.
+//! The books can be off the other way too — a record accepted twice, a window written twice —
+//! and that is counted apart, as invented: it is no more a success than a loss, and
+//! subtracting with `saturating_sub` would have called it "lost: 0".
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -47,44 +50,100 @@ pub struct Outcome {
 /// How many record dead letters [`Outcome::text`] shows (the dead-letter file has them all).
 const SHOWN_RECORD_LETTERS: usize = 5;
 
-/// What went missing: counted, not guessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lost {
-    /// Lines read that are neither accepted nor rejected.
+/// Records and windows, counted on one side of the books.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
     pub records: u64,
-    /// Windows neither written nor dead-lettered.
     pub windows: u64,
 }
 
-impl Lost {
-    pub fn nothing(&self) -> bool {
+impl Count {
+    pub fn is_zero(&self) -> bool {
         self.records == 0 && self.windows == 0
     }
 }
 
+/// What does not add up, both ways: counted, not guessed.
+///
+/// Two counts rather than one signed difference, because they call for different fixes (a
+/// dropped handle loses, a retried write that had succeeded duplicates), and kept apart per
+/// kind so a lost window is not netted against an invented record. One limit, stated: counts
+/// cannot see a lost record and a duplicated one *of the same kind* in the same run, which
+/// cancel; the report's accepted digest can, and the tests compare it with the reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unaccounted {
+    /// Lines read that are neither accepted nor rejected; windows neither written nor
+    /// dead-lettered.
+    pub lost: Count,
+    /// Accepted + rejected beyond the lines read; windows written or dead-lettered beyond the
+    /// windows there are (duplicates, or records from nowhere).
+    pub invented: Count,
+}
+
+impl Unaccounted {
+    /// From what should be there and what is: the difference goes to one side or the other.
+    fn between(expected: Count, found: Count) -> Self {
+        let short = |expected: u64, found: u64| expected.saturating_sub(found);
+        Unaccounted {
+            lost: Count {
+                records: short(expected.records, found.records),
+                windows: short(expected.windows, found.windows),
+            },
+            invented: Count {
+                records: short(found.records, expected.records),
+                windows: short(found.windows, expected.windows),
+            },
+        }
+    }
+
+    /// True when every record and window is accounted for exactly once.
+    pub fn nothing(&self) -> bool {
+        self.lost.is_zero() && self.invented.is_zero()
+    }
+}
+
+impl std::fmt::Display for Unaccounted {
+    /// `lost: 0 records, 0 windows; invented: 0 records, 0 windows` — always both, so a reader
+    /// (and a grep) sees the zero as well as the number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Unaccounted { lost, invented } = self;
+        write!(
+            f,
+            "lost: {} records, {} windows; invented: {} records, {} windows",
+            lost.records, lost.windows, invented.records, invented.windows
+        )
+    }
+}
+
 impl Outcome {
-    pub fn lost(&self) -> Lost {
+    /// Every line read must be accepted or rejected once, every window written or
+    /// dead-lettered once.
+    pub fn unaccounted(&self) -> Unaccounted {
         let report = &self.report;
         let dead_windows = self
             .dead_letters
             .iter()
             .filter(|d| matches!(d, DeadLetter::Window { .. }))
             .count() as u64;
-        Lost {
-            records: report
-                .lines_read()
-                .saturating_sub(report.accepted() + report.rejected()),
-            windows: (report.windows().len() as u64)
-                .saturating_sub(self.windows_written + dead_windows),
-        }
+        Unaccounted::between(
+            Count {
+                records: report.lines_read(),
+                windows: report.windows().len() as u64,
+            },
+            Count {
+                records: report.accepted() + report.rejected(),
+                windows: self.windows_written + dead_windows,
+            },
+        )
     }
 
     // ANCHOR: exit_code
     /// The process's exit code for this outcome: 0 only when everything was delivered. A run
     /// with dead letters lost nothing, but someone has to look at them: that is not a success
-    /// a cron job should stay quiet about.
+    /// a cron job should stay quiet about. 3 when the books do not balance either way: lost, or
+    /// invented (a duplicate is as wrong as a loss).
     pub fn exit_code(&self) -> i32 {
-        match (self.lost().nothing(), self.dead_letters.is_empty()) {
+        match (self.unaccounted().nothing(), self.dead_letters.is_empty()) {
             (true, true) => 0,
             (true, false) => 2,
             (false, _) => 3,
@@ -95,15 +154,13 @@ impl Outcome {
     /// The report, then the delivery: what the snapshot records.
     pub fn text(&self) -> String {
         let mut text = self.report.text().to_owned();
-        let lost = self.lost();
         let _ = writeln!(
             text,
-            "delivered        {} of {} windows written, {} dead letters, lost: {} records, {} windows",
+            "delivered        {} of {} windows written, {} dead letters, {}",
             self.windows_written,
             self.report.windows().len(),
             self.dead_letters.len(),
-            lost.records,
-            lost.windows
+            self.unaccounted()
         );
         // Every window letter (there are few), then the first record letters: the file has all.
         let windows = self
@@ -220,5 +277,157 @@ fn window_letter(window: &WindowSummary, error: &PipelineError) -> DeadLetter {
         sensor_id: window.sensor_id.clone(),
         window_start: window.window_start,
         error: error_chain(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::{Field, Tally};
+
+    fn window(window_start: i64) -> WindowSummary {
+        WindowSummary {
+            sensor_id: "s-0001".into(),
+            site: "ridge".into(),
+            window_start,
+            count: 1,
+            min: 1.0,
+            max: 1.0,
+            mean: 1.0,
+            p95: 1.0,
+        }
+    }
+
+    /// An outcome whose report read `lines_read` lines, accepted `accepted`, rejected the
+    /// lines in `rejected` (a line twice is a duplicate), made `windows` windows and wrote
+    /// `written` of them.
+    fn outcome(
+        lines_read: u64,
+        accepted: u64,
+        rejected: &[u64],
+        windows: i64,
+        written: u64,
+    ) -> Outcome {
+        let tally = Tally {
+            accepted,
+            accepted_digest: 0,
+            rejections: rejected
+                .iter()
+                .map(|&line| Rejection {
+                    line,
+                    field: Field::Record,
+                    reason: RejectReason::EmptyLine,
+                    excerpt: String::new(),
+                })
+                .collect(),
+        };
+        let windows = (0..windows).map(|i| window(60 * i)).collect();
+        Outcome {
+            report: Report::new(lines_read, tally, windows),
+            windows_written: written,
+            dead_letters: Vec::new(),
+        }
+    }
+
+    fn count(records: u64, windows: u64) -> Count {
+        Count { records, windows }
+    }
+
+    #[test]
+    fn everything_delivered_is_nothing_unaccounted_and_exit_0() {
+        let clean = outcome(3, 2, &[3], 2, 2);
+        assert!(clean.unaccounted().nothing());
+        assert_eq!(clean.exit_code(), 0);
+        assert!(
+            clean
+                .text()
+                .contains("lost: 0 records, 0 windows; invented: 0 records, 0 windows"),
+            "{}",
+            clean.text()
+        );
+    }
+
+    #[test]
+    fn a_lost_record_and_window_are_lost_and_exit_3() {
+        let lost = outcome(4, 2, &[3], 2, 1);
+        assert_eq!(
+            lost.unaccounted(),
+            Unaccounted {
+                lost: count(1, 1),
+                invented: count(0, 0),
+            }
+        );
+        assert_eq!(lost.exit_code(), 3);
+        assert!(
+            lost.text()
+                .contains("lost: 1 records, 1 windows; invented: 0 records, 0 windows"),
+            "{}",
+            lost.text()
+        );
+    }
+
+    /// What `saturating_sub` called "lost: 0": a line rejected twice, a window written twice.
+    #[test]
+    fn a_duplicated_record_and_window_are_invented_not_nothing_and_exit_3() {
+        let duplicated = outcome(3, 2, &[3, 3], 2, 3);
+        assert_eq!(
+            duplicated.unaccounted(),
+            Unaccounted {
+                lost: count(0, 0),
+                invented: count(1, 1),
+            }
+        );
+        assert!(!duplicated.unaccounted().nothing());
+        assert_eq!(duplicated.exit_code(), 3);
+        assert!(
+            duplicated
+                .text()
+                .contains("lost: 0 records, 0 windows; invented: 1 records, 1 windows"),
+            "{}",
+            duplicated.text()
+        );
+    }
+
+    /// A lost record and a duplicated window (and the other way round) are both reported: one
+    /// is not netted against the other.
+    #[test]
+    fn lost_and_invented_in_one_run_are_both_reported() {
+        let both = outcome(5, 2, &[5], 2, 4);
+        assert_eq!(
+            both.unaccounted(),
+            Unaccounted {
+                lost: count(2, 0),
+                invented: count(0, 2),
+            }
+        );
+        assert_eq!(both.exit_code(), 3);
+        let other_way = outcome(2, 2, &[2], 3, 1);
+        assert_eq!(
+            other_way.unaccounted(),
+            Unaccounted {
+                lost: count(0, 2),
+                invented: count(1, 0),
+            }
+        );
+        assert_eq!(
+            other_way.unaccounted().to_string(),
+            "lost: 0 records, 2 windows; invented: 1 records, 0 windows"
+        );
+    }
+
+    #[test]
+    fn dead_letters_with_nothing_unaccounted_exit_2_and_a_dead_window_counts_as_delivered() {
+        let mut lettered = outcome(3, 2, &[3], 2, 1);
+        lettered.dead_letters.push(DeadLetter::Window {
+            sensor_id: "s-0001".into(),
+            window_start: 60,
+            error: "refused".into(),
+        });
+        assert!(
+            lettered.unaccounted().nothing(),
+            "{}",
+            lettered.unaccounted()
+        );
+        assert_eq!(lettered.exit_code(), 2);
     }
 }

@@ -1,7 +1,9 @@
 //! The canonical report of a run: the one artefact every variant must reproduce to the byte.
 //!
 //! It holds only what the *data* determines: counts, rejection reasons, the window aggregates,
-//! digests and a checksum. No timings, thread names or arrival order — anything that depends on
+//! digests and a checksum. The table prints windows to three decimals for a reader; the windows
+//! digest covers every field of every window bit for bit, so a difference the table rounds away
+//! (one ulp of one mean) still changes the text, and with it the checksum. No timings, thread names or arrival order — anything that depends on
 //! scheduling would make the four variants differ for reasons that are not bugs.
 
 use std::fmt::{self, Write as _};
@@ -141,6 +143,11 @@ impl Report {
             self.accepted_digest,
             rejected_digest(&self.rejections)
         );
+        let _ = writeln!(
+            w,
+            "windows digest   {:#018x}",
+            windows_digest(&self.windows)
+        );
         out
     }
 
@@ -179,6 +186,36 @@ fn rejected_digest(rejections: &[Rejection]) -> u64 {
         h.write(&[r.field as u8, r.reason.ordinal() as u8]);
         h.write(r.excerpt.as_bytes());
         h.write(&[0xff]);
+    }
+    h.finish()
+}
+
+/// A digest of the windows, in report order (sensor, then window start), over every field,
+/// floats by their bits: the table's three decimals are for reading, this is for comparing.
+fn windows_digest(windows: &[WindowSummary]) -> u64 {
+    let mut h = FnvHasher::default();
+    for window in windows {
+        // Destructured, not read field by field: a field added to `WindowSummary` does not
+        // compile here until it is hashed too.
+        let WindowSummary {
+            sensor_id,
+            site,
+            window_start,
+            count,
+            min,
+            max,
+            mean,
+            p95,
+        } = window;
+        for text in [sensor_id, site] {
+            h.write(text.as_bytes());
+            h.write(&[0xff]);
+        }
+        h.write(&window_start.to_le_bytes());
+        h.write(&count.to_le_bytes());
+        for value in [min, max, mean, p95] {
+            h.write(&value.to_bits().to_le_bytes());
+        }
     }
     h.finish()
 }
@@ -261,5 +298,69 @@ mod tests {
         other.max = 2.5;
         let b = Report::new(5, tally(2, 3), vec![other]);
         assert_ne!(a.checksum(), b.checksum());
+    }
+
+    /// One ulp of one window's mean is far below the printed three decimals: the windows digest
+    /// still changes, so the text (and the checksum) does.
+    #[test]
+    fn one_ulp_of_one_mean_changes_the_text() {
+        let windows = vec![window(1), window(1)];
+        let a = Report::new(5, tally(2, 3), windows.clone());
+        type Field = fn(&mut WindowSummary) -> &mut f64;
+        let fields: [(&str, Field); 4] = [
+            ("mean", |w| &mut w.mean),
+            ("min", |w| &mut w.min),
+            ("max", |w| &mut w.max),
+            ("p95", |w| &mut w.p95),
+        ];
+        for (field, value_of) in fields {
+            let mut changed = windows.clone();
+            let value = value_of(&mut changed[1]);
+            *value = f64::from_bits(value.to_bits() + 1);
+            let b = Report::new(5, tally(2, 3), changed);
+            assert_ne!(a.text(), b.text(), "field {field}");
+            assert_ne!(a.checksum(), b.checksum(), "field {field}");
+            let differing: Vec<(&str, &str)> = a
+                .text()
+                .lines()
+                .zip(b.text().lines())
+                .filter(|(x, y)| x != y)
+                .collect();
+            assert_eq!(
+                differing.len(),
+                2,
+                "the digest and checksum lines: {differing:?}"
+            );
+            assert!(
+                differing[0].0.starts_with("windows digest"),
+                "{differing:?}"
+            );
+            assert!(differing[1].0.starts_with("checksum"), "{differing:?}");
+        }
+    }
+
+    #[test]
+    fn the_windows_digest_sees_every_key_the_count_and_the_order() {
+        let base = vec![window(1), window(2)];
+        let digest = windows_digest(&base);
+        // (the four floats: `one_ulp_of_one_mean_changes_the_text`)
+        let changes: [fn(&mut WindowSummary); 4] = [
+            |w| w.sensor_id.push('x'),
+            |w| w.site.push('x'),
+            |w| w.window_start += 60,
+            |w| w.count += 1,
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = base.clone();
+            change(&mut changed[0]);
+            assert_ne!(windows_digest(&changed), digest, "change {i}");
+        }
+        let swapped = vec![base[1].clone(), base[0].clone()];
+        assert_ne!(windows_digest(&swapped), digest, "order");
+        // the boundary between sensor and site is hashed: ("s-0001", "ridge") is not ("s-0001r", "idge")
+        let mut moved = base.clone();
+        moved[0].sensor_id.push('r');
+        moved[0].site.remove(0);
+        assert_ne!(windows_digest(&moved), digest, "boundary");
     }
 }

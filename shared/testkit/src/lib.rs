@@ -23,7 +23,9 @@ pub mod pg_discovery;
 pub mod postgres;
 pub mod process;
 
-pub use compare::{REFERENCE, assert_variants_agree, compare_reports};
+pub use compare::{
+    REFERENCE, assert_outputs_agree, assert_variants_agree, compare_outputs, compare_reports,
+};
 pub use instruments::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
 pub use postgres::{TestDatabase, test_database};
 pub use process::{KillOnDrop, output_within, wait_within};
