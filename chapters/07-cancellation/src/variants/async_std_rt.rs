@@ -152,8 +152,10 @@ fn pipeline(
 
 // ANCHOR: source
 /// Hands on batches from `next_line` until the input ends or the stop comes; returns how many
-/// lines it handed on. `race` polls the stop first: once the channel is closed, `recv` fails
-/// at once and no further batch goes out, even into a channel with room.
+/// lines it handed on. async-std's `race` polls the stop first: once the channel is closed,
+/// `recv` fails at once and no further batch goes out, even into a channel with room. That
+/// order is async-std's alone: futures-lite's `race` polls its two futures in a random order,
+/// so a send with room could still win; `or` (smol's variant) keeps the stop first.
 async fn source(
     input: Input,
     next_line: u64,
