@@ -56,7 +56,9 @@ fn damaged_file() -> impl Strategy<Value = Vec<u8>> {
 /// Lines in `bytes` as a reader of lines counts them: one per `\n`, plus a last line without
 /// one. Counted on the bytes, independently of the code under test (a `\n` is never part of
 /// an invalid UTF-8 sequence, so replacement cannot add or remove one; a lone `\r` ends no line).
+/// One leading UTF-8 byte-order mark is not data: a file of nothing else has no line.
 fn lines_in(bytes: &[u8]) -> u64 {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
     newlines + u64::from(bytes.last().is_some_and(|&b| b != b'\n'))
 }
@@ -84,7 +86,15 @@ impl Drop for TempFile {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // A fixed seed: the same 256 files on every machine, so a failure in CI is reproducible
+    // and no run passes or fails by luck. To explore further, change the seed or the count
+    // here. No regressions file is written into the source tree.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(2024),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn any_bytes_are_read_parsed_and_accounted_for(bytes in damaged_file(), batch_size in 1usize..40) {
