@@ -47,7 +47,14 @@ fn report_of(lines_read: u64, batches: Vec<Vec<RawLine>>, merge_order: &[usize])
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A fixed seed, so every machine checks the same 64 cases and CI is reproducible; change
+    // it here to explore. No regressions file is written into the source tree.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(2024),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_report_does_not_depend_on_input_order(spec in small_spec(), shuffle_seed in any::<u64>()) {
