@@ -73,8 +73,8 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     if let Some(thread) = thread {
         out.claim(Claim {
             order: 2,
-            claim: "Tasks \"can be as small as a few hundred bytes\"; threads come with \"2 MB \
-                    stacks\".",
+            claim: "Tasks \"can be as small as a few hundred bytes\"; threads have \"a default \
+                    stack size of 2 MB\".",
             measured: format!(
                 "{count} idle units. A thread: {} virtual (the reserved stack), {} resident, {} \
                  of kernel stack. A task: {} resident ({}).",

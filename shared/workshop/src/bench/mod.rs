@@ -165,7 +165,8 @@ pub struct GroupOutput {
     claims: Vec<Claim>,
 }
 
-/// One of the seed document's quantitative claims, next to what this run measured.
+/// One of the article's quantitative claims (`shared/reference`'s article, which the book
+/// answers), next to what this run measured.
 pub struct Claim {
     /// Orders the claims in their table.
     pub order: u32,
@@ -316,7 +317,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         written.push(path);
 
         claims.sort_by_key(|c| c.order);
-        let mut table = Table::new(["the seed document says", "measured here", "details"]);
+        let mut table = Table::new(["the article says", "measured here", "details"]);
         for claim in &claims {
             table.row([
                 claim.claim.to_string(),
@@ -326,7 +327,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         }
         let mut doc = Doc::new(
             &ctx.provenance,
-            "The seed document's figures, measured",
+            "The article's figures, measured",
             "Each claim quoted, next to what this run measured and where the table is.",
         );
         doc.table(&table);
