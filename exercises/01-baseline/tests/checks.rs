@@ -1,63 +1,127 @@
 //! Exercise 01's checks: the run must end (watched from outside: a run that hangs fails after
-//! two seconds without progress), and every line must be accounted for, as in the reference.
+//! two seconds without progress) — also when the input ends exactly on a batch boundary or is
+//! empty, so only a closed channel can end it, not a guess from a short batch; every line must
+//! be accounted for, as in the reference; and the look-ups must happen in the pipeline's tasks,
+//! on the runtime the checks build, not in the sequential reference run inline.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use pipeline::{Config, DatasetSpec, Input, Report, error_chain, run_sequential};
+use pipeline::{
+    Config, DatasetSpec, FleetRegistry, Input, LookupError, Registry, Report, SensorInfo,
+    error_chain, run_sequential,
+};
 use testkit::{Outcome, TEST_DEADLINE, run_with_watchdog};
 
 const STALL: Duration = Duration::from_secs(2);
 
-fn input() -> Input {
+/// The fleet's answers, and where each look-up was made: inside a tokio task (a stage), or
+/// outside any (the reference pipeline awaited in place of the stages).
+#[derive(Default)]
+struct Probe {
+    fleet: FleetRegistry,
+    in_tasks: AtomicU64,
+    outside_tasks: AtomicU64,
+}
+
+impl Registry for Probe {
+    fn lookup(&self, sensor_id: &str) -> Result<SensorInfo, LookupError> {
+        let counter = match tokio::task::try_id() {
+            Some(_) => &self.in_tasks,
+            None => &self.outside_tasks,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        self.fleet.lookup(sensor_id)
+    }
+}
+
+fn input(lines: usize) -> Input {
     Input::generated(&DatasetSpec {
-        lines: 5_000,
+        lines,
         ..DatasetSpec::default()
     })
 }
 
-/// Runs the pipeline under the watchdog; a hang or an error fails with a pointer to the hint.
-fn finished_report() -> Report {
-    let cfg = Config::default();
-    let (input, moved_cfg) = (input(), cfg.clone());
+/// Runs `run_async` on a runtime of the checks' own, under the watchdog; a hang or an error
+/// fails with a pointer to the hint.
+fn finished_report(input: &Input, probe: &Arc<Probe>) -> Report {
+    let cfg = Config {
+        registry: Arc::clone(probe) as Arc<dyn Registry>,
+        ..Config::default()
+    };
+    let (moved_input, moved_cfg) = (input.clone(), cfg.clone());
     let outcome = run_with_watchdog(
         "tokio pipeline",
         &cfg.progress,
         STALL,
         TEST_DEADLINE,
-        move || super::run(&input, &moved_cfg),
+        move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(super::run_async(&moved_input, &moved_cfg))
+        },
     );
     match outcome {
         Outcome::Finished(Ok(report)) => report,
         Outcome::Finished(Err(e)) => panic!("the pipeline failed: {}", error_chain(&e)),
         Outcome::Hung { .. } => panic!(
-            "no progress after {STALL:?}: the source has read every line, yet the run does not \
-             end — is a Sender still alive somewhere, so the next stage never sees the end of \
-             its input? hint: `cargo run --release -- hint 01`"
+            "no progress after {STALL:?} on an input of {} lines: the source has read every line, \
+             yet the run does not end. A stage's input ends when its channel closes, that is when \
+             every Sender is dropped — not when a batch comes back short. Is a Sender still \
+             alive somewhere, so the next stage never sees the end of its input? hint: `cargo \
+             run --release -- hint 01`",
+            input.line_count()
         ),
         Outcome::Panicked(message) => panic!("the pipeline panicked: {message}"),
     }
 }
 
+/// What is wrong with a report's line count, if anything. Lines can vanish (accepted + rejected
+/// below lines read) or appear from nowhere (above it); the difference is taken the right way
+/// round either way, never by a subtraction that overflows.
+fn accounting_error(lines_read: u64, accepted: u64, rejected: u64) -> Option<String> {
+    let accounted = accepted.saturating_add(rejected);
+    let (verb, by) = match accounted.cmp(&lines_read) {
+        std::cmp::Ordering::Equal => return None,
+        std::cmp::Ordering::Less => ("vanished", lines_read - accounted),
+        std::cmp::Ordering::Greater => ("appeared from nowhere", accounted - lines_read),
+    };
+    Some(format!(
+        "lines read {lines_read} but accepted + rejected = {accepted} + {rejected} = \
+         {accounted}: {by} lines {verb} between stages — which stage lets rejected lines fall \
+         on the floor? hint: `cargo run --release -- hint 01 2`"
+    ))
+}
+
 #[test]
 fn the_run_finishes() {
-    finished_report();
+    finished_report(&input(5_000), &Arc::default());
+}
+
+#[test]
+fn the_run_finishes_when_the_input_ends_on_a_batch_boundary() {
+    let batch_size = Config::default().batch_size;
+    for lines in [0, 2 * batch_size] {
+        let input = input(lines);
+        assert_eq!(input.line_count(), lines as u64, "the generator's line count");
+        finished_report(&input, &Arc::default());
+    }
 }
 
 #[test]
 fn every_line_is_accounted_for_as_in_the_reference() {
-    let report = finished_report();
-    let expected = run_sequential(&input(), &Config::default()).expect("the reference runs");
-    let accounted = report.accepted() + report.rejected();
-    assert!(
-        accounted == report.lines_read(),
-        "lines read {} but accepted + rejected = {} + {} = {accounted}: {} lines vanished \
-         between stages — which stage lets rejected lines fall on the floor? hint: `cargo run \
-         --release -- hint 01 2`",
-        report.lines_read(),
-        report.accepted(),
-        report.rejected(),
-        report.lines_read() - accounted
-    );
+    let input = input(5_000);
+    let report = finished_report(&input, &Arc::default());
+    if let Some(message) =
+        accounting_error(report.lines_read(), report.accepted(), report.rejected())
+    {
+        panic!("{message}");
+    }
+    let expected = run_sequential(&input, &Config::default()).expect("the reference runs");
     assert!(
         report.text() == expected.text(),
         "every line is accounted for, but the report is not the reference's (checksum {:#018x}, \
@@ -65,4 +129,31 @@ fn every_line_is_accounted_for_as_in_the_reference() {
         report.checksum(),
         expected.checksum()
     );
+}
+
+#[test]
+fn the_lookups_happen_in_the_pipelines_tasks() {
+    let probe = Arc::new(Probe::default());
+    finished_report(&input(5_000), &probe);
+    let (in_tasks, outside) = (
+        probe.in_tasks.load(Ordering::SeqCst),
+        probe.outside_tasks.load(Ordering::SeqCst),
+    );
+    assert!(
+        in_tasks > 0 && outside == 0,
+        "{outside} look-ups were made outside any tokio task and {in_tasks} inside one: the \
+         report is right, but not because the five stages ran as tasks joined by channels. Did \
+         `run_async` hand the work to the sequential reference? The exercise is to make the \
+         concurrent pipeline end, not to replace it. hint: `cargo run --release -- hint 01`"
+    );
+}
+
+#[test]
+fn the_accounting_message_counts_both_ways_without_overflow() {
+    assert_eq!(accounting_error(10, 7, 3), None);
+    let vanished = accounting_error(10, 5, 3).expect("2 lines vanished");
+    assert!(vanished.contains("2 lines vanished"), "{vanished}");
+    let appeared = accounting_error(10, 9, 3).expect("2 lines appeared");
+    assert!(appeared.contains("2 lines appeared from nowhere"), "{appeared}");
+    assert!(accounting_error(0, u64::MAX, 1).is_some());
 }

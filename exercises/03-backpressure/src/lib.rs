@@ -8,18 +8,19 @@
 //! 1. **tokio** — `run_tokio`. (~7 min)
 //! 2. **smol** — `run_smol`. (~7 min)
 //!
-//! Keep the `meter` calls and the `sink.start()` line: they are how the checks see the queue
-//! (the sink starts only once the source has finished, or after a second if it cannot finish).
+//! The harness measures the queue itself: it counts the batches the [`Source`] hands out and
+//! the ones the [`Sink`] takes, and the sink starts only once the source has finished (or after
+//! a second, if it cannot). Every batch must come from the source and go through the sink.
 //!
 //! Check: `cargo test -p ex03-backpressure` (or `cargo run --release -- check 03`).
 //! Stuck: `cargo run --release -- hint 03`. Don't change the harness or the checks.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ch03_backpressure::{QueueMeter, write_time};
+use ch03_backpressure::write_time;
 use pipeline::{Aggregator, Enriched, Parsed, Registry, enrich_batch};
 
 /// One batch of parsed lines, numbered from 1 in input order.
@@ -27,33 +28,18 @@ pub type Batch = (u64, Vec<Parsed>);
 
 // ANCHOR: task_tokio
 // TODO(1): nothing slows the source down.
-pub async fn run_tokio(
-    batches: Vec<Batch>,
-    capacity: usize,
-    meter: Arc<QueueMeter>,
-    sink: Sink,
-) -> Aggregator {
+pub async fn run_tokio(source: Source, capacity: usize, sink: Sink) -> Aggregator {
     let _ = capacity; // TODO(1): use it
     let (to_sink, mut from_source) = tokio::sync::mpsc::unbounded_channel::<Batch>();
-    let source_meter = Arc::clone(&meter);
-    let done = sink.source_done();
     tokio::spawn(async move {
-        for batch in batches {
+        for batch in source {
             if to_sink.send(batch).is_err() {
                 break;
             }
-            source_meter.sent();
         }
-        done.mark();
     });
-    sink.start_tokio().await;
-    let mut queue = meter.reader();
     let mut aggregator = Aggregator::new();
-    loop {
-        queue.about_to_take();
-        let Some(batch) = from_source.recv().await else {
-            break;
-        };
+    while let Some(batch) = from_source.recv().await {
         aggregator.add_batch(sink.write_tokio(batch).await);
     }
     aggregator
@@ -64,34 +50,23 @@ pub async fn run_tokio(
 // TODO(2): the same on smol.
 pub async fn run_smol(
     executor: &smol::Executor<'static>,
-    batches: Vec<Batch>,
+    source: Source,
     capacity: usize,
-    meter: Arc<QueueMeter>,
     sink: Sink,
 ) -> Aggregator {
     let _ = capacity; // TODO(2): use it
     let (to_sink, from_source) = smol::channel::unbounded::<Batch>();
-    let source_meter = Arc::clone(&meter);
-    let done = sink.source_done();
     executor
         .spawn(async move {
-            for batch in batches {
+            for batch in source {
                 if to_sink.send(batch).await.is_err() {
                     break;
                 }
-                source_meter.sent();
             }
-            done.mark();
         })
         .detach();
-    sink.start_smol().await;
-    let mut queue = meter.reader();
     let mut aggregator = Aggregator::new();
-    loop {
-        queue.about_to_take();
-        let Ok(batch) = from_source.recv().await else {
-            break;
-        };
+    while let Ok(batch) = from_source.recv().await {
         aggregator.add_batch(sink.write_smol(batch).await);
     }
     aggregator
@@ -105,60 +80,119 @@ pub async fn run_smol(
 /// How long the sink waits for a source that cannot finish before it starts anyway.
 pub const PATIENCE: Duration = Duration::from_secs(1);
 
-/// The slow end: enriches a batch, then takes a seeded 1–3 ms to "write" it.
-pub struct Sink {
-    registry: Arc<dyn Registry>,
-    source_done: Arc<AtomicBool>,
+/// What the harness sees of the queue, shared by the [`Source`] and the [`Sink`].
+///
+/// The queue is every batch the source has handed out that the sink has not yet taken: in the
+/// channel, in the source's hands while it waits for room, or parked anywhere else. The sink
+/// samples it each time it takes a batch (that one no longer counts), so with a bounded channel
+/// of `capacity` the peak is `capacity` or `capacity + 1` (the batch the source holds while it
+/// waits, if it got to take it from the input before the sample), whatever the scheduling.
+#[derive(Default)]
+pub struct QueueMeter {
+    handed_out: AtomicUsize,
+    taken: AtomicUsize,
+    peak: AtomicUsize,
+    source_done: AtomicBool,
 }
 
-/// The source's word that it has handed on every batch.
-pub struct Done(Arc<AtomicBool>);
-
-impl Done {
-    pub fn mark(&self) {
-        self.0.store(true, Ordering::SeqCst);
+impl QueueMeter {
+    /// The most batches that waited at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
+
+    /// How many batches the sink took.
+    pub fn taken(&self) -> usize {
+        self.taken.load(Ordering::SeqCst)
+    }
+
+    /// How many batches the source handed out.
+    pub fn handed_out(&self) -> usize {
+        self.handed_out.load(Ordering::SeqCst)
+    }
+
+    /// The sink takes one more: the others handed out and not yet taken are waiting.
+    fn take(&self) {
+        let taken = self.taken.fetch_add(1, Ordering::SeqCst) + 1;
+        let waiting = self.handed_out().saturating_sub(taken);
+        self.peak.fetch_max(waiting, Ordering::SeqCst);
+    }
+}
+
+/// The fast end: the batches, handed out one at a time as fast as they are asked for.
+pub struct Source {
+    batches: std::vec::IntoIter<Batch>,
+    meter: Arc<QueueMeter>,
+}
+
+impl Source {
+    pub fn new(batches: Vec<Batch>, meter: &Arc<QueueMeter>) -> Self {
+        Source {
+            batches: batches.into_iter(),
+            meter: Arc::clone(meter),
+        }
+    }
+}
+
+impl Iterator for Source {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        let next = self.batches.next();
+        match next {
+            Some(_) => self.meter.handed_out.fetch_add(1, Ordering::SeqCst),
+            None => {
+                self.meter.source_done.store(true, Ordering::SeqCst);
+                0
+            }
+        };
+        next
+    }
+}
+
+/// The slow end: enriches a batch, then takes a seeded 1–3 ms to "write" it. It starts only
+/// once the source has handed out everything, or after [`PATIENCE`]: so an unbounded queue
+/// holds the whole input every time, not by luck.
+pub struct Sink {
+    registry: Arc<dyn Registry>,
+    meter: Arc<QueueMeter>,
+    started: AtomicBool,
 }
 
 impl Sink {
-    pub fn new(registry: Arc<dyn Registry>) -> Self {
+    pub fn new(registry: Arc<dyn Registry>, meter: &Arc<QueueMeter>) -> Self {
         Sink {
             registry,
-            source_done: Arc::new(AtomicBool::new(false)),
+            meter: Arc::clone(meter),
+            started: AtomicBool::new(false),
         }
     }
 
-    /// What the source marks when it has handed on everything.
-    pub fn source_done(&self) -> Done {
-        Done(Arc::clone(&self.source_done))
-    }
-
+    /// Whether the sink should still wait before its first write.
     fn waiting(&self, since: Instant) -> bool {
-        !self.source_done.load(Ordering::SeqCst) && since.elapsed() < PATIENCE
+        !self.started.load(Ordering::SeqCst)
+            && !self.meter.source_done.load(Ordering::SeqCst)
+            && since.elapsed() < PATIENCE
     }
 
-    /// Waits (on tokio's timer) until the source is done, or for [`PATIENCE`].
-    pub async fn start_tokio(&self) {
+    pub async fn write_tokio(&self, (n, batch): Batch) -> Vec<Enriched> {
         let since = Instant::now();
         while self.waiting(since) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-    }
-
-    /// Waits (on smol's timer) until the source is done, or for [`PATIENCE`].
-    pub async fn start_smol(&self) {
-        let since = Instant::now();
-        while self.waiting(since) {
-            smol::Timer::after(Duration::from_millis(1)).await;
-        }
-    }
-
-    pub async fn write_tokio(&self, (n, batch): Batch) -> Vec<Enriched> {
+        self.started.store(true, Ordering::SeqCst);
+        self.meter.take();
         tokio::time::sleep(write_time(n)).await;
         enrich_batch(&*self.registry, batch)
     }
 
     pub async fn write_smol(&self, (n, batch): Batch) -> Vec<Enriched> {
+        let since = Instant::now();
+        while self.waiting(since) {
+            smol::Timer::after(Duration::from_millis(1)).await;
+        }
+        self.started.store(true, Ordering::SeqCst);
+        self.meter.take();
         smol::Timer::after(write_time(n)).await;
         enrich_batch(&*self.registry, batch)
     }

@@ -1,22 +1,24 @@
-//! Exercise 03's checks: with a source far faster than the sink, at most `capacity` batches may
-//! ever wait between them, and the report must be the reference's — in tokio and in smol. The
-//! sink starts only when the source has finished (or after a second, if it cannot), so an
-//! unbounded queue holds the whole input every time, not by luck.
+//! Exercise 03's checks: with a source far faster than the sink, the queue between them must
+//! stay within `capacity` and use it (no more than `capacity` batches waiting besides the one the
+//! source holds, and at least `capacity`: a channel smaller than asked for is not the fix), every
+//! batch must go through the harness's sink, and the report must be the reference's — in tokio
+//! and in smol. The queue is measured by the harness (its `Source` and `Sink`), not by anything
+//! in the code you edit.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ch03_backpressure::{QUEUE_LENGTH, QueueMeter};
-use instruments::Gauge;
 use pipeline::{Config, DatasetSpec, Input, ReportOnlySink, finish, parse_batch, run_sequential};
 use testkit::run_with_deadline;
 
-use super::{Batch, Sink, run_smol, run_tokio};
+use super::{Batch, QueueMeter, Sink, Source, run_smol, run_tokio};
 
 const HINT: &str = "hint: `cargo run --release -- hint 03`";
 const CAPACITY: usize = 4;
 
-fn check(runtime: &str, run: fn(Vec<Batch>, Arc<QueueMeter>, &Config) -> pipeline::Aggregator) {
+type Run = fn(Source, Sink, &Config) -> pipeline::Aggregator;
+
+fn check(runtime: &str, run: Run) {
     let input = Input::generated(&DatasetSpec {
         lines: 3_000,
         ..DatasetSpec::default()
@@ -32,19 +34,33 @@ fn check(runtime: &str, run: fn(Vec<Batch>, Arc<QueueMeter>, &Config) -> pipelin
         .map(|(batch, n)| (n, parse_batch(batch)))
         .collect();
     let total = batches.len();
-    let queued = Gauge::new(QUEUE_LENGTH);
-    let meter = QueueMeter::new(&queued);
+    let meter = Arc::new(QueueMeter::default());
+    let source = Source::new(batches, &meter);
+    let sink = Sink::new(Arc::clone(&cfg.registry), &meter);
     let aggregator = run_with_deadline("exercise 03", Duration::from_secs(30), {
         let cfg = cfg.clone();
-        move || run(batches, meter, &cfg)
+        move || run(source, sink, &cfg)
     })
     .expect_finished(&format!("the {runtime} run"));
-    let peak = queued.peak();
+    let (peak, taken) = (meter.peak(), meter.taken());
     assert!(
-        peak <= CAPACITY,
+        taken == total,
+        "the {runtime} sink took {taken} of the {total} batches the source handed out: every \
+         batch must go from the harness's source through the harness's sink (`sink.write_..`), \
+         which is where the queue is measured. {HINT}"
+    );
+    assert!(
+        peak <= CAPACITY + 1,
         "up to {peak} of the {total} batches waited between the {runtime} source and the sink \
-         at once (the capacity is {CAPACITY}): nothing makes the source wait for room, so on a \
-         big input the whole input sits in memory. {HINT}"
+         at once (the capacity is {CAPACITY}, plus the one the source holds while it waits for \
+         room): nothing makes the source wait for room, so on a big input the whole input sits \
+         in memory. {HINT}"
+    );
+    assert!(
+        peak >= CAPACITY,
+        "at most {peak} batches ever waited between the {runtime} source and the sink, though \
+         the capacity is {CAPACITY}: the queue is bounded, but not by `capacity`. A smaller \
+         bound slows the source more than asked; give the channel exactly `capacity`. {HINT}"
     );
     let report = finish(input.line_count(), aggregator, Box::new(ReportOnlySink))
         .expect("the report-only sink cannot fail");
@@ -61,22 +77,18 @@ fn check(runtime: &str, run: fn(Vec<Batch>, Arc<QueueMeter>, &Config) -> pipelin
 
 #[test]
 fn tokio_keeps_the_queue_within_its_capacity() {
-    check("tokio", |batches, meter, cfg| {
-        let sink = Sink::new(Arc::clone(&cfg.registry));
+    check("tokio", |source, sink, cfg| {
         runtimes::tokio_runtime(cfg)
             .expect("a tokio runtime")
-            .block_on(run_tokio(batches, CAPACITY, meter, sink))
+            .block_on(run_tokio(source, CAPACITY, sink))
     });
 }
 
 #[test]
 fn smol_keeps_the_queue_within_its_capacity() {
-    check("smol", |batches, meter, cfg| {
-        let sink = Sink::new(Arc::clone(&cfg.registry));
+    check("smol", |source, sink, cfg| {
         runtimes::with_smol_executor(cfg.worker_threads, "ex03-smol-worker", |executor| {
-            Ok(smol::block_on(run_smol(
-                executor, batches, CAPACITY, meter, sink,
-            )))
+            Ok(smol::block_on(run_smol(executor, source, CAPACITY, sink)))
         })
         .expect("a smol executor")
     });

@@ -10,6 +10,10 @@
 //!    await its result. (~7 min)
 //! 2. **smol** — `digest_smol`: the same with smol's tools. (~7 min)
 //!
+//! Where is the right place? Chapter 8's table: CPU work goes to a pool sized to the cores
+//! (rayon); the runtimes' blocking pools are for blocking calls. The checks look at which
+//! thread ran the job.
+//!
 //! Check: `cargo test -p ex08-blocking-and-cpu` (or `cargo run --release -- check 08`).
 //! Stuck: `cargo run --release -- hint 08`. Don't change the harness or the checks.
 #![forbid(unsafe_code)]

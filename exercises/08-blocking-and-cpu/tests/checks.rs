@@ -2,9 +2,11 @@
 //! that ticks every millisecond) and your function. The job computes real window digests, then
 //! waits until the heartbeat has ticked twice since it started — which can only happen if your
 //! function let go of the runtime's thread. It waits at most two seconds, so a job that blocks
-//! the runtime fails the check instead of hanging it; no duration is asserted.
+//! the runtime fails the check instead of hanging it; no duration is asserted. The job also
+//! notes the thread it ran on: CPU work belongs on a rayon pool (chapter 8's table), not on a
+//! pool for blocking calls nor on another executor's threads.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,11 +22,13 @@ const BEAT: Duration = Duration::from_millis(1);
 const PATIENCE: Duration = Duration::from_secs(2);
 const WORK: CpuWork = CpuWork { rounds: 200 };
 
-/// The heartbeat's tick count, and whether the job saw it move.
+/// The heartbeat's tick count, whether the job saw it move, and where the job ran: the
+/// thread's name, and whether it is a rayon pool's.
 #[derive(Clone, Default)]
 struct Beat {
     ticks: Arc<AtomicU64>,
     seen: Arc<AtomicBool>,
+    ran_on: Arc<Mutex<Option<(String, bool)>>>,
 }
 
 /// The digests of a small input's windows, and the job that computes them and then waits for
@@ -44,6 +48,10 @@ fn job(beat: &Beat) -> (u64, DigestJob) {
     );
     let beat = beat.clone();
     let job: DigestJob = Box::new(move || {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("an unnamed thread").to_owned();
+        *beat.ran_on.lock().expect("not poisoned") =
+            Some((name, rayon::current_thread_index().is_some()));
         let windows = work::aggregate(records, &*registry).windows;
         let digest = work::chunk_digest(&windows, WORK);
         let start = beat.ticks.load(Ordering::SeqCst);
@@ -67,6 +75,15 @@ fn judge(runtime: &str, expected: u64, got: u64, beat: &Beat) {
          the runtime's only thread, so nothing else could run — a timeout would fire late, every \
          other connection would stall. Run it somewhere else and await the result. {HINT}",
         beat.ticks.load(Ordering::SeqCst)
+    );
+    let ran_on = beat.ran_on.lock().expect("not poisoned").clone();
+    let (thread, on_rayon) = ran_on.expect("the job ran");
+    assert!(
+        on_rayon,
+        "the heartbeat kept beating, but the {runtime} job ran on `{thread}`, which is not a \
+         rayon thread. Chapter 8's table: CPU work goes to a pool sized to the cores (rayon, \
+         with a channel back); `spawn_blocking` and `unblock` are for blocking calls (hundreds \
+         of threads, started on demand), and another executor's threads are for tasks. {HINT}"
     );
     assert_eq!(
         got, expected,

@@ -21,6 +21,7 @@ mod rejections;
 mod run;
 mod stdout;
 mod tour;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -157,10 +158,13 @@ enum Command {
     },
     /// List the exercises with their status (worked out by running their checks) and the next.
     Exercises,
-    /// Run one exercise's checks, e.g. `check 04`.
+    /// Run one exercise's checks, e.g. `check 04`; with `--watch`, again on every change.
     Check {
         /// The exercise id, e.g. 04.
         id: String,
+        /// Keep watching the exercise's files and run the checks again when they change.
+        #[arg(long)]
+        watch: bool,
     },
     /// Print a hint for an exercise: `hint 04` first, then `hint 04 2`, more explicit.
     Hint {
@@ -365,7 +369,8 @@ fn main() -> ExitCode {
             capacity,
         }) => registry(port, u64::from(latency_ms), capacity as usize),
         Some(Command::Exercises) => exercises::list(),
-        Some(Command::Check { id }) => exercises::check(&id),
+        Some(Command::Check { id, watch: false }) => exercises::check(&id),
+        Some(Command::Check { id, watch: true }) => exercises::watch(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, usize::from(n)),
         Some(Command::Doctor) => doctor::doctor(),
         Some(Command::Bench { quick, only, out }) => {

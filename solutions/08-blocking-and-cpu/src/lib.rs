@@ -10,28 +10,49 @@
 //!    await its result. (~7 min)
 //! 2. **smol** — `digest_smol`: the same with smol's tools. (~7 min)
 //!
+//! Where is the right place? Chapter 8's table: CPU work goes to a pool sized to the cores
+//! (rayon); the runtimes' blocking pools are for blocking calls. The checks look at which
+//! thread ran the job.
+//!
 //! Check: `cargo test -p ex08-blocking-and-cpu` (or `cargo run --release -- check 08`).
 //! Stuck: `cargo run --release -- hint 08`. Don't change the harness or the checks.
 #![forbid(unsafe_code)]
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// The CPU-heavy job the aggregate stage hands over: the digest of a run of windows.
 pub type DigestJob = Box<dyn FnOnce() -> u64 + Send + 'static>;
 
 // ANCHOR: solution_tokio
-/// The job runs on tokio's blocking pool; the task waits for it without holding the thread.
-/// (rayon with a oneshot back into the runtime passes too: `rayon::spawn` the job and
-/// `.await` a `tokio::sync::oneshot` receiver.)
+/// The job goes to rayon's pool (one thread per core: the home chapter 8's table gives CPU
+/// work); the answer comes back through a `oneshot`, whose receiver is a future, so this task
+/// waits without holding the runtime's thread. A panic inside `rayon::spawn` would abort the
+/// process, so it is caught there and carried back to be resumed here, in the caller.
 pub async fn digest_tokio(job: DigestJob) -> u64 {
-    tokio::task::spawn_blocking(job)
-        .await
-        .expect("the digest job panicked")
+    let (done, answer) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = done.send(catch_unwind(AssertUnwindSafe(job)));
+    });
+    match answer.await {
+        Ok(digest) => digest.unwrap_or_else(|panic| resume_unwind(panic)),
+        Err(_) => unreachable!("the job always sends its result"),
+    }
 }
 // ANCHOR_END: solution_tokio
 
 // ANCHOR: solution_smol
-/// `smol::unblock` runs the job on the `blocking` crate's thread pool and resolves when done.
+/// The same with a one-slot `smol::channel`, whose `recv` is a future. (`smol::unblock` would
+/// free the executor's thread too, but its pool is made for blocking calls: up to 500 threads,
+/// started on demand, not sized to the cores.)
 pub async fn digest_smol(job: DigestJob) -> u64 {
-    smol::unblock(job).await
+    let (done, answer) = smol::channel::bounded(1);
+    rayon::spawn(move || {
+        let _ = done.try_send(catch_unwind(AssertUnwindSafe(job))); // one slot, one message
+    });
+    match answer.recv().await {
+        Ok(digest) => digest.unwrap_or_else(|panic| resume_unwind(panic)),
+        Err(_) => unreachable!("the job always sends its result"),
+    }
 }
 // ANCHOR_END: solution_smol
 
