@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pipeline::{
-    Config, DatasetSpec, FleetRegistry, Input, LookupError, Registry, Report, SensorInfo,
+    Config, DatasetSpec, FleetRegistry, Input, LookupError, PipelineError, Registry, Report, SensorInfo,
     error_chain, run_sequential,
 };
 use testkit::{Outcome, TEST_DEADLINE, run_with_watchdog};
@@ -67,6 +67,12 @@ fn finished_report(input: &Input, probe: &Arc<Probe>) -> Report {
     );
     match outcome {
         Outcome::Finished(Ok(report)) => report,
+        Outcome::Finished(Err(e @ PipelineError::StageCancelled { .. })) => panic!(
+            "the pipeline failed: {} — a stage must end on its own, when its input's channel \
+             closes; cancelling it from outside drops whatever it still held. hint: `cargo run \
+             --release -- hint 01`",
+            error_chain(&e)
+        ),
         Outcome::Finished(Err(e)) => panic!("the pipeline failed: {}", error_chain(&e)),
         Outcome::Hung { .. } => panic!(
             "no progress after {STALL:?} on an input of {} lines: the source has read every line, \
