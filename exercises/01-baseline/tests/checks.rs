@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pipeline::{
-    Config, DatasetSpec, FleetRegistry, Input, LookupError, PipelineError, Registry, Report, SensorInfo,
-    error_chain, run_sequential,
+    Config, DatasetSpec, FleetRegistry, Input, LookupError, PipelineError, Registry, Report,
+    SensorInfo, error_chain, run_sequential,
 };
 use testkit::{Outcome, TEST_DEADLINE, run_with_watchdog};
 
@@ -113,7 +113,11 @@ fn the_run_finishes_when_the_input_ends_on_a_batch_boundary() {
     let batch_size = Config::default().batch_size;
     for lines in [0, 2 * batch_size] {
         let input = input(lines);
-        assert_eq!(input.line_count(), lines as u64, "the generator's line count");
+        assert_eq!(
+            input.line_count(),
+            lines as u64,
+            "the generator's line count"
+        );
         finished_report(&input, &Arc::default());
     }
 }
@@ -160,6 +164,9 @@ fn the_accounting_message_counts_both_ways_without_overflow() {
     let vanished = accounting_error(10, 5, 3).expect("2 lines vanished");
     assert!(vanished.contains("2 lines vanished"), "{vanished}");
     let appeared = accounting_error(10, 9, 3).expect("2 lines appeared");
-    assert!(appeared.contains("2 lines appeared from nowhere"), "{appeared}");
+    assert!(
+        appeared.contains("2 lines appeared from nowhere"),
+        "{appeared}"
+    );
     assert!(accounting_error(0, u64::MAX, 1).is_some());
 }

@@ -6,8 +6,8 @@
 //! notes the thread it ran on: CPU work belongs on a rayon pool (chapter 8's table), not on a
 //! pool for blocking calls nor on another executor's threads.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ch08_blocking_and_cpu::work::{self, CpuWork};

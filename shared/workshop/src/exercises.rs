@@ -94,7 +94,10 @@ fn parse_results(stdout: &str) -> Vec<CheckResult> {
 enum Status {
     DoesNotCompile,
     /// Fewer checks ran than the exercise has: not a pass, whatever cargo's exit status.
-    TooFewChecks { ran: usize, declared: usize },
+    TooFewChecks {
+        ran: usize,
+        declared: usize,
+    },
     ToDo,
     Done,
 }
@@ -165,7 +168,13 @@ fn describe_steps(steps: &[StepStatus<'_>]) -> String {
 
 /// Builds the starter's checks, then runs them, showing cargo's and the checks' output or not.
 fn run(exercise: &Exercise, show: bool) -> anyhow::Result<(Status, Vec<CheckResult>)> {
-    let output = |show: bool| if show { Stdio::inherit() } else { Stdio::null() };
+    let output = |show: bool| {
+        if show {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
     let built = cargo()
         .args(["test", "--no-run", "-p", &exercise.starter])
         .args(if show { &[][..] } else { &["--quiet"][..] })
@@ -425,7 +434,9 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
     #[test]
     fn every_exercise_declares_as_many_checks_as_its_checks_file_has() {
         for exercise in manifest().unwrap() {
-            let file = workspace_root().join(&exercise.path).join("tests/checks.rs");
+            let file = workspace_root()
+                .join(&exercise.path)
+                .join("tests/checks.rs");
             let text = std::fs::read_to_string(&file).unwrap();
             assert_eq!(
                 declared_in(&text),
@@ -434,7 +445,11 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
                 exercise.id,
                 file.display()
             );
-            assert!(!text.contains("#[ignore"), "exercise {}: an ignored check", exercise.id);
+            assert!(
+                !text.contains("#[ignore"),
+                "exercise {}: an ignored check",
+                exercise.id
+            );
             for step in &exercise.steps {
                 assert!(
                     text.contains(&format!("fn {step}_")),

@@ -121,11 +121,17 @@ mod tests {
         debounce.event(at(0));
         debounce.event(at(100));
         debounce.event(at(250));
-        assert!(!debounce.take_due(at(400), quiet), "150 ms after the last event");
+        assert!(
+            !debounce.take_due(at(400), quiet),
+            "150 ms after the last event"
+        );
         assert_eq!(debounce.wait(at(400), quiet), Duration::from_millis(150));
         assert!(debounce.take_due(at(550), quiet), "settled");
         assert!(!debounce.take_due(at(900), quiet), "one run per burst");
         debounce.event(at(1_000));
-        assert!(debounce.take_due(at(1_300), quiet), "the next burst runs again");
+        assert!(
+            debounce.take_due(at(1_300), quiet),
+            "the next burst runs again"
+        );
     }
 }
