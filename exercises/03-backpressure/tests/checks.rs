@@ -16,9 +16,7 @@ use super::{Batch, QueueMeter, Sink, Source, run_smol, run_tokio};
 const HINT: &str = "hint: `cargo run --release -- hint 03`";
 const CAPACITY: usize = 4;
 
-type Run = fn(Source, Sink, &Config) -> pipeline::Aggregator;
-
-fn check(runtime: &str, run: Run) {
+fn check(runtime: &str, run: fn(Source, Sink, &Config) -> pipeline::Aggregator) {
     let input = Input::generated(&DatasetSpec {
         lines: 3_000,
         ..DatasetSpec::default()

@@ -10,7 +10,7 @@ use ch06_error_swallowing::lookup::enrich_guarded;
 use ch06_error_swallowing::{chapter_input, demo_plan, reference};
 use instruments::FaultPlan;
 use pipeline::{Config, Input, PipelineError, RejectReason, Report, error_chain, parse_batch};
-use testkit::run_with_deadline;
+use testkit::{LineBalance, run_with_deadline};
 
 use super::{BatchWork, Runtime, enrich_batch, run_with, your_work};
 
@@ -108,11 +108,11 @@ fn delivers_every_reading(runtime: Runtime) {
         Ok(report) => report,
         Err(e) => panic!("the {runtime:?} run failed: {}. {HINT}", error_chain(&e)),
     };
-    let missing = report.lines_read() - report.accepted() - report.rejected();
+    let balance = LineBalance::of_report(&report);
     assert!(
         report.text() == expected.text(),
         "the {runtime:?} run read {} lines: expected {} accepted and {} rejected, got {} and {} \
-         ({missing} vanished). {HINT}",
+         ({balance}). {HINT}",
         report.lines_read(),
         expected.accepted(),
         expected.rejected(),
@@ -132,9 +132,9 @@ fn reports_a_task_that_dies(runtime: Runtime) {
             error_chain(&other)
         ),
         Ok(report) => panic!(
-            "a task panicked, yet the {runtime:?} run returned Ok: {} of {} lines vanished and \
+            "a task panicked, yet the {runtime:?} run returned Ok ({} of {} lines read) and \
              nobody heard. Join every task and turn a panic into an error. {HINT}",
-            report.lines_read() - report.accepted() - report.rejected(),
+            LineBalance::of_report(&report),
             report.lines_read()
         ),
     }

@@ -2,6 +2,7 @@
 //!
 //! - [`compare`]: check that every variant's report equals the reference, with a failure message
 //!   that names the variant and shows the first lines that differ;
+//! - [`balance`]: whether a report's lines add up, and if not how many vanished or appeared;
 //! - [`postgres`]: a database of its own for each test: `DATABASE_URL`, or a throwaway cluster
 //!   from the local PostgreSQL binaries, or a visible skip;
 //! - [`pg_discovery`]: where PostgreSQL is (`DATABASE_URL`, `PATH`, `pg_config`, Debian's and
@@ -17,12 +18,14 @@
 //! `registry-service`: a chapter depends on `testkit` only as a dev-dependency.
 #![forbid(unsafe_code)]
 
+pub mod balance;
 pub mod compare;
 pub mod deadline_lint;
 pub mod pg_discovery;
 pub mod postgres;
 pub mod process;
 
+pub use balance::LineBalance;
 pub use compare::{
     REFERENCE, assert_outputs_agree, assert_variants_agree, compare_outputs, compare_reports,
 };
