@@ -105,12 +105,16 @@ pub async fn lookup_smol(client: &SharedClient, sensor_id: &str) -> Lookup {
 // The harness: two workers on one thread. You should not need to change anything below.
 // ---------------------------------------------------------------------------------------------
 
-/// tokio: a current-thread runtime, the two workers joined with `tokio::join!`.
-pub fn run_tokio(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
+/// tokio: a current-thread runtime, the two workers joined with `tokio::join!`. The cache is
+/// the caller's (the checks look into it while a registry request is in flight).
+pub fn run_tokio(
+    input: &Input,
+    cfg: &Config,
+    cache: &Mutex<SensorCache>,
+) -> Result<Report, PipelineError> {
     let sink = cfg.sink.open()?;
     let Work { lines_read, parts } = Work::split(input, cfg, 2);
     let [first, second]: [Vec<Parsed>; 2] = parts.try_into().expect("two parts");
-    let cache = Mutex::new(SensorCache::new());
     let registry = &*cfg.registry;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -121,7 +125,6 @@ pub fn run_tokio(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
         })?;
     let (first, second) = runtime.block_on(async {
         let worker = |records: Vec<Parsed>| {
-            let cache = &cache;
             enrich(
                 records,
                 &cfg.progress,

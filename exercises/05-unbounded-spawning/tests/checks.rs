@@ -1,5 +1,7 @@
 //! Exercise 05's checks: the registry must never see more than `limit` requests at once, must
-//! refuse nothing, and the report must be chapter 1's. Runs under a watchdog, so a pipeline that
+//! refuse nothing, must see exactly `limit` at its peak (a limit is a number to reach, not only
+//! to stay under: one look-up at a time stays under any limit), and the report must be
+//! chapter 1's. Runs under a watchdog, so a pipeline that
 //! waits for a permit nobody gives back fails after two seconds instead of hanging.
 
 use std::time::Duration;
@@ -52,6 +54,16 @@ fn check(runtime: &str, run: DemoFn) {
          done (the limit is {LIMIT}): are the tasks all started up front, each waiting for its \
          permit inside? Wait for the permit (or slot) before you start the next one. hint: \
          `cargo run --release -- hint 05 2`"
+    );
+    // And from below: one look-up at a time also stays under the limit. The look-ups take
+    // milliseconds and there are a thousand, so a pipeline that keeps `limit` in flight
+    // reaches it; one that never does is not using the concurrency it was given.
+    assert!(
+        peak == LIMIT,
+        "the {runtime} pipeline stayed within the limit, but never had more than {peak} \
+         look-ups in flight at once (the limit is {LIMIT}): the point is to use the limit, not \
+         only to respect it — start the next look-up as soon as a permit (or slot) is free, \
+         without waiting for the ones in flight. hint: `cargo run --release -- hint 05 2`"
     );
     assert!(
         report.text() == expected.text(),

@@ -10,7 +10,7 @@ use ch06_error_swallowing::lookup::enrich_guarded;
 use ch06_error_swallowing::{chapter_input, demo_plan, reference};
 use instruments::FaultPlan;
 use pipeline::{Config, Input, PipelineError, RejectReason, Report, error_chain, parse_batch};
-use testkit::{LineBalance, run_with_deadline};
+use testkit::{LineBalance, Outcome, run_with_deadline};
 
 use super::{BatchWork, Runtime, enrich_batch, run_with, your_work};
 
@@ -40,12 +40,11 @@ fn run(
     input: &Input,
     cfg: &Config,
     work: BatchWork,
-) -> Result<Report, PipelineError> {
+) -> Outcome<Result<Report, PipelineError>> {
     let (input, cfg) = (input.clone(), cfg.clone());
     run_with_deadline("exercise 06", DEADLINE, move || {
         run_with(runtime, &input, &cfg, work)
     })
-    .expect_finished(&format!("the {runtime:?} run"))
 }
 
 #[test]
@@ -104,7 +103,8 @@ fn work_with_a_dying_task(cfg: &Config, plan: &FaultPlan, line: u64) -> BatchWor
 fn delivers_every_reading(runtime: Runtime) {
     let (input, cfg, plan, expected) = setup();
     let work = your_work(&cfg, &plan);
-    let report = match run(runtime, &input, &cfg, work) {
+    let outcome = run(runtime, &input, &cfg, work);
+    let report = match outcome.expect_finished(&format!("the {runtime:?} run")) {
         Ok(report) => report,
         Err(e) => panic!("the {runtime:?} run failed: {}. {HINT}", error_chain(&e)),
     };
@@ -117,14 +117,22 @@ fn delivers_every_reading(runtime: Runtime) {
         expected.accepted(),
         expected.rejected(),
         report.accepted(),
-        report.rejected()
+        report.rejected(),
     );
 }
 
 fn reports_a_task_that_dies(runtime: Runtime) {
     let (input, cfg, plan, _) = setup();
     let work = work_with_a_dying_task(&cfg, &plan, input.line_count() / 2);
-    match run(runtime, &input, &cfg, work) {
+    let result = match run(runtime, &input, &cfg, work) {
+        Outcome::Panicked(message) => panic!(
+            "a task panicked, and the panic came out of the {runtime:?} run (\"{message}\") \
+             instead of `Err(PipelineError::StagePanicked)`: where you join the task, catch it \
+             and turn it into the error. {HINT}"
+        ),
+        outcome => outcome.expect_finished(&format!("the {runtime:?} run")),
+    };
+    match result {
         Err(PipelineError::StagePanicked { .. }) => {}
         Err(other) => panic!(
             "a task panicked and the {runtime:?} run failed, but with `{}` — expected \
