@@ -306,7 +306,7 @@ fn check_once(exercise: &Exercise) -> anyhow::Result<()> {
         Status::TooFewChecks { ran, declared } => bail!(
             "exercise {}: only {ran} of the {declared} checks ran, so it does not pass — is the \
              `#[path = \"../tests/checks.rs\"] mod checks;` line still at the end of {}/src/lib.rs, \
-             and no check `#[ignore]`d or filtered out?",
+             and no check marked `ignore` or filtered out?",
             exercise.id,
             exercise.path
         ),
@@ -391,7 +391,7 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out
                 declared: 2
             }
         );
-        // An `#[ignore]` or a filter: one of two ran, and passed.
+        // An ignored check or a filter: one of two ran, and passed.
         let one = results(&[("tokio_x", true)]);
         assert_eq!(
             judge(2, true, &one),
