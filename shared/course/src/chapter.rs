@@ -92,11 +92,6 @@ impl Chapter {
             .map_or(unnamed, |(_, run)| *run)
     }
 
-    /// The input the tour runs this chapter on: its own, or `default`.
-    pub fn tour_input(&self, default: &Input) -> Input {
-        self.input.map_or_else(|| default.clone(), |make| make())
-    }
-
     /// `chapter N (title)`.
     pub fn label(&self) -> String {
         format!("{} ({})", self.number, self.title)
