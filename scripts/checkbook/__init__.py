@@ -13,6 +13,9 @@ Run `mdbook build BOOK_DIR` first (or pass --build). Python 3 standard library o
      code moves; a whole file only for generated artifacts (under src/generated/, or *.md,
      *.txt), so never a whole .rs file. An unknown {{#directive}} (a typo) is an error too:
      mdBook leaves it in the page as text.
+   - every chapter page (chNN-*.md): "## Objectives" first, with 3-5 items; "## Key takeaways"
+     with exactly 5; "## Self-check" after them with at least 5 numbered questions, each with
+     its answer in <details><summary>Answer</summary> ... </details> (learning.py).
 2. Rendered book (BOOK_DIR/book, static, parsed with html.parser):
    every internal href/src/srcset/data in every .html (links, images, scripts, stylesheets,
    <meta refresh>) resolves to a file in the rendered book, and a `#fragment` to an element id
@@ -44,6 +47,7 @@ Exit status: 0 no problem, 1 problems found, 2 cannot run (no rendered book, no 
 #   summary.py   SUMMARY.md: its entries and the pages it links to
 #   includes.py  {{#include}} and friends: anchors, no line ranges, no whole source files
 #   sources.py   part 1: SUMMARY.md and every page's directives
+#   learning.py  part 1: every chapter page's objectives, key takeaways and self-check
 #   rendered.py  the rendered book: parsed pages, how a reference resolves (file, #fragment)
 #   links.py     part 2: every reference in the rendered HTML, CSS and search index
 #   devtools.py  a minimal Chromium DevTools protocol client over a pipe

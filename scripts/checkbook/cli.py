@@ -12,6 +12,7 @@ import time
 from . import __doc__ as USAGE
 from .browser import check_browser, search_term
 from .devtools import BROWSER_NAMES, CdpError, find_chromium, install_hint
+from .learning import check_learning
 from .links import check_rendered
 from .rendered import RenderedBook
 from .report import Report, print_report
@@ -19,7 +20,7 @@ from .sources import book_src_dir, check_sources
 
 # The checks on the sources, in order: each is `check(report, book_dir, src_dir)`. They need
 # no rendered book, and run before the rendered book is looked at.
-SOURCE_CHECKS = (check_sources,)
+SOURCE_CHECKS = (check_sources, check_learning)
 
 
 def main():
