@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod registry;
+pub mod streams;
 
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {

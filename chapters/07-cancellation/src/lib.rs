@@ -22,8 +22,10 @@
 //! `run_with` takes the way as an [`OnStop`].
 #![forbid(unsafe_code)]
 
+pub mod async_close;
 pub mod checkpoint;
 pub mod registry;
+pub mod select_safety;
 pub mod shutdown;
 
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
@@ -49,6 +51,10 @@ pub use shutdown::{Shutdown, StopPoint};
 
 use registry::{ATTEMPTS_TIMED_OUT, HUNG_CALLS, LEFT_BLOCKED, MAX_ATTEMPTS};
 use variants::{async_std_rt, smol_rt, sync, tokio_rt};
+
+/// What [`async_close::RecordWriter`]'s safety net counts: bytes a writer dropped without
+/// `close` could not flush.
+pub const UNFLUSHED_BYTES: &str = "bytes lost by a writer dropped without close()";
 
 /// What the demos' signals watch.
 pub const WATCH: Watch = Watch {

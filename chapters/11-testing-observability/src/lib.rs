@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod metrics;
 pub mod observe;
 pub mod registry;
 

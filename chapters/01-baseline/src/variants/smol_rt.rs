@@ -89,7 +89,7 @@ pub async fn run_async(
 
 // ANCHOR: stages
 /// Reads the input in batches; returns how many lines it read.
-async fn source(
+pub async fn source(
     input: Input,
     batch_size: usize,
     progress: Progress,
@@ -106,7 +106,10 @@ async fn source(
     Ok(lines_read)
 }
 
-async fn parse(input: Receiver<LineBatch>, out: Sender<Vec<Parsed>>) -> Result<(), PipelineError> {
+pub async fn parse(
+    input: Receiver<LineBatch>,
+    out: Sender<Vec<Parsed>>,
+) -> Result<(), PipelineError> {
     while let Ok(batch) = input.recv().await {
         out.send(parse_batch(batch))
             .await
@@ -115,7 +118,7 @@ async fn parse(input: Receiver<LineBatch>, out: Sender<Vec<Parsed>>) -> Result<(
     Ok(())
 }
 
-async fn enrich(
+pub async fn enrich(
     registry: Arc<dyn Registry>,
     input: Receiver<Vec<Parsed>>,
     out: Sender<Vec<Enriched>>,
@@ -129,7 +132,7 @@ async fn enrich(
 }
 
 /// Needs every record before any window is complete, then hands the windows on in order.
-async fn aggregate(
+pub async fn aggregate(
     input: Receiver<Vec<Enriched>>,
     out: Sender<WindowSummary>,
 ) -> Result<Tally, PipelineError> {
@@ -147,7 +150,7 @@ async fn aggregate(
 }
 
 /// Writes every window; returns what it wrote, which is what the report shows.
-async fn sink(
+pub async fn sink(
     mut output: Box<dyn Sink>,
     input: Receiver<WindowSummary>,
 ) -> Result<Vec<WindowSummary>, PipelineError> {

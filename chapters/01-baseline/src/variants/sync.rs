@@ -52,7 +52,7 @@ pub fn run(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
 
 // ANCHOR: stages
 /// Reads the input in batches; returns how many lines it read.
-fn source(
+pub fn source(
     input: &Input,
     batch_size: usize,
     progress: &Progress,
@@ -68,7 +68,10 @@ fn source(
     Ok(lines_read)
 }
 
-fn parse(input: Receiver<LineBatch>, out: SyncSender<Vec<Parsed>>) -> Result<(), PipelineError> {
+pub fn parse(
+    input: Receiver<LineBatch>,
+    out: SyncSender<Vec<Parsed>>,
+) -> Result<(), PipelineError> {
     for batch in input {
         out.send(parse_batch(batch))
             .map_err(|_| PipelineError::closed("parse"))?;
@@ -76,7 +79,7 @@ fn parse(input: Receiver<LineBatch>, out: SyncSender<Vec<Parsed>>) -> Result<(),
     Ok(())
 }
 
-fn enrich(
+pub fn enrich(
     registry: &dyn Registry,
     input: Receiver<Vec<Parsed>>,
     out: SyncSender<Vec<Enriched>>,
@@ -89,7 +92,7 @@ fn enrich(
 }
 
 /// Needs every record before any window is complete, then hands the windows on in order.
-fn aggregate(
+pub fn aggregate(
     input: Receiver<Vec<Enriched>>,
     out: SyncSender<WindowSummary>,
 ) -> Result<Tally, PipelineError> {
@@ -106,7 +109,7 @@ fn aggregate(
 }
 
 /// Writes every window; returns what it wrote, which is what the report shows.
-fn sink(
+pub fn sink(
     mut output: Box<dyn Sink>,
     input: Receiver<WindowSummary>,
 ) -> Result<Vec<WindowSummary>, PipelineError> {

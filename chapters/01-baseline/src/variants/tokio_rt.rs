@@ -70,7 +70,7 @@ pub async fn run_async(input: &Input, cfg: &Config) -> Result<Report, PipelineEr
 
 // ANCHOR: stages
 /// Reads the input in batches; returns how many lines it read.
-async fn source(
+pub async fn source(
     input: Input,
     batch_size: usize,
     progress: Progress,
@@ -87,7 +87,7 @@ async fn source(
     Ok(lines_read)
 }
 
-async fn parse(
+pub async fn parse(
     mut input: Receiver<LineBatch>,
     out: Sender<Vec<Parsed>>,
 ) -> Result<(), PipelineError> {
@@ -99,7 +99,7 @@ async fn parse(
     Ok(())
 }
 
-async fn enrich(
+pub async fn enrich(
     registry: Arc<dyn Registry>,
     mut input: Receiver<Vec<Parsed>>,
     out: Sender<Vec<Enriched>>,
@@ -113,7 +113,7 @@ async fn enrich(
 }
 
 /// Needs every record before any window is complete, then hands the windows on in order.
-async fn aggregate(
+pub async fn aggregate(
     mut input: Receiver<Vec<Enriched>>,
     out: Sender<WindowSummary>,
 ) -> Result<Tally, PipelineError> {
@@ -131,7 +131,7 @@ async fn aggregate(
 }
 
 /// Writes every window; returns what it wrote, which is what the report shows.
-async fn sink(
+pub async fn sink(
     mut output: Box<dyn Sink>,
     mut input: Receiver<WindowSummary>,
 ) -> Result<Vec<WindowSummary>, PipelineError> {
