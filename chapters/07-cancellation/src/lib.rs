@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod exercise;
 pub mod registry;
 pub mod shutdown;
 
