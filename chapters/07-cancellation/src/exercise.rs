@@ -330,7 +330,8 @@ where
 }
 
 /// The harness's own tokio source, right: each send races the token, the token polled first.
-pub async fn reference_source_tokio(
+/// Private: the checks of the enrich stage run it, and no learner's function can call it.
+async fn reference_source_tokio(
     input: Input,
     next_line: u64,
     batch_size: usize,
@@ -351,8 +352,8 @@ pub async fn reference_source_tokio(
 }
 
 /// The harness's own tokio enrich stage, right: it never looks at the stop, and drains its
-/// channel until the source has ended.
-pub async fn reference_enrich_tokio(
+/// channel until the source has ended. Private, like the reference source.
+async fn reference_enrich_tokio(
     mut lines: TokioInlet,
     _stop: CancellationToken,
     registry: Arc<dyn Registry>,
@@ -366,9 +367,33 @@ pub async fn reference_enrich_tokio(
     Ok(())
 }
 
+/// tokio: your `source`, then the harness's enrich stage and the aggregate; stopped at `stop_at`
+/// if given.
+pub fn run_tokio_source(
+    source: impl TokioSource,
+    input: &Input,
+    cfg: &Config,
+    start: Start,
+    stop_at: Option<u64>,
+) -> Result<End, Failure> {
+    run_tokio(source, reference_enrich_tokio, input, cfg, start, stop_at)
+}
+
+/// tokio: the harness's source, then your `enrich` stage and the aggregate; stopped at
+/// `stop_at` if given.
+pub fn run_tokio_enrich(
+    enrich: impl TokioEnrich,
+    input: &Input,
+    cfg: &Config,
+    start: Start,
+    stop_at: Option<u64>,
+) -> Result<End, Failure> {
+    run_tokio(reference_source_tokio, enrich, input, cfg, start, stop_at)
+}
+
 /// tokio: `source`, then `enrich`, then the aggregate, on one thread with the clock paused (so
 /// no timer fires while the harness counts turns); stopped at `stop_at` if given.
-pub fn run_tokio(
+fn run_tokio(
     source: impl TokioSource,
     enrich: impl TokioEnrich,
     input: &Input,

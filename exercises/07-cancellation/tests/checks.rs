@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use ch07_cancellation::exercise::{
-    self, End, Failure, STOP_ROUNDS, Start, reference_enrich_tokio, reference_source_tokio,
-};
+use ch07_cancellation::exercise::{self, End, Failure, STOP_ROUNDS, Start};
 use pipeline::{Config, DatasetSpec, Input, ReportOnlySink, finish, run_sequential};
 use testkit::run_with_deadline;
 
@@ -28,14 +26,7 @@ fn your_tokio_source(
     start: Start,
     stop: Option<u64>,
 ) -> Result<End, Failure> {
-    exercise::run_tokio(
-        source_tokio,
-        reference_enrich_tokio,
-        input,
-        cfg,
-        start,
-        stop,
-    )
+    exercise::run_tokio_source(source_tokio, input, cfg, start, stop)
 }
 
 fn your_smol_source(
@@ -53,14 +44,7 @@ fn your_enrich_stage(
     start: Start,
     stop: Option<u64>,
 ) -> Result<End, Failure> {
-    exercise::run_tokio(
-        reference_source_tokio,
-        enrich_tokio,
-        input,
-        cfg,
-        start,
-        stop,
-    )
+    exercise::run_tokio_enrich(enrich_tokio, input, cfg, start, stop)
 }
 
 fn run(
