@@ -65,7 +65,7 @@ fn run(
             "{what}: {STOP_ROUNDS} turns of the executor after the stop signal, the source \
              still held its end of the channel. It was waiting for room in a full channel (the \
              stages downstream are slow — that is when shutdowns happen) and did not wake on the \
-             stop: race the send against the stop signal itself. A timer that looks at the stop \
+             stop. Race the send against the stop signal itself: a timer that looks at the stop \
              now and then is not waking on it. {HINT}"
         ),
         Err(Failure::Abandoned { batches }) => panic!(
