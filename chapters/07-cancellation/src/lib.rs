@@ -24,6 +24,7 @@
 
 pub mod async_close;
 pub mod checkpoint;
+pub mod exercise;
 pub mod registry;
 pub mod select_safety;
 pub mod shutdown;

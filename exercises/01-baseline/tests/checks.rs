@@ -1,8 +1,10 @@
 //! Exercise 01's checks: the run must end (watched from outside: a run that hangs fails after
 //! two seconds without progress) — also when the input ends exactly on a batch boundary or is
 //! empty, so only a closed channel can end it, not a guess from a short batch; every line must
-//! be accounted for, as in the reference; and the look-ups must happen in the pipeline's tasks,
-//! on the runtime the checks build, not in the sequential reference run inline.
+//! be accounted for, as in the reference; the look-ups must happen in the pipeline's tasks, on
+//! the runtime the checks build, not in the sequential reference run inline; and the run must
+//! need no clock (a runtime without timers), so a stage that ends when `recv` has waited "long
+//! enough" is caught without anybody waiting.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,5 +144,63 @@ fn the_lookups_happen_in_the_pipelines_tasks() {
          report is right, but not because the five stages ran as tasks joined by channels. Did \
          `run_async` hand the work to the sequential reference? The exercise is to make the \
          concurrent pipeline end, not to replace it. hint: `cargo run --release -- hint 01`"
+    );
+}
+
+/// A stage that ends when `recv` has waited "long enough" (a `timeout`) ends the run on a guess,
+/// like a short batch: a slow source is not a finished one. Chapter 1's pipeline needs no clock
+/// at all — each stage ends when its channel closes — so the checks run it once more on a
+/// runtime without tokio's timers: any `tokio::time` call in a stage then panics, and says so.
+/// (Waiting for a slow source to trip a learner's timeout would need a wait as long as theirs;
+/// this needs none.)
+#[test]
+fn the_run_needs_no_clock_to_end() {
+    let input = input(5_000);
+    let expected = run_sequential(&input, &Config::default()).expect("the reference runs");
+    let cfg = Config::default();
+    let (moved_input, moved_cfg) = (input.clone(), cfg.clone());
+    let outcome = run_with_watchdog(
+        "tokio pipeline without timers",
+        &cfg.progress,
+        STALL,
+        TEST_DEADLINE,
+        move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_io() // and not `enable_time`: no timers
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(super::run_async(&moved_input, &moved_cfg))
+        },
+    );
+    const WHY: &str = "the pipeline waits on tokio's clock: on a runtime without timers, a \
+                       `tokio::time` call in a stage panics. A stage's input ends when its \
+                       channel closes, not when `recv` has waited long enough: a timeout there \
+                       turns a slow source into lost lines, and the pipeline needs no clock at \
+                       all. hint: `cargo run --release -- hint 01`";
+    let report = match outcome {
+        Outcome::Finished(Ok(report)) => report,
+        Outcome::Finished(Err(e)) if error_chain(&e).contains("timers are disabled") => {
+            panic!("{WHY} ({})", error_chain(&e))
+        }
+        Outcome::Panicked(message) if message.contains("timers are disabled") => {
+            panic!("{WHY} ({message})")
+        }
+        Outcome::Finished(Err(e)) => panic!("the pipeline failed: {}", error_chain(&e)),
+        Outcome::Hung { .. } => panic!(
+            "no progress after {STALL:?} on an input of {} lines: the run does not end. Is a \
+             Sender still alive somewhere, so the next stage never sees the end of its input? \
+             hint: `cargo run --release -- hint 01`",
+            input.line_count()
+        ),
+        Outcome::Panicked(message) => panic!("the pipeline panicked: {message}"),
+    };
+    assert!(
+        report.text() == expected.text(),
+        "on a runtime without timers the run ended, but its report is not the reference's \
+         (lines read {}, accepted {}, rejected {}). hint: `cargo run --release -- hint 01`",
+        report.lines_read(),
+        report.accepted(),
+        report.rejected()
     );
 }

@@ -56,6 +56,29 @@ pub async fn digest_smol(job: DigestJob) -> u64 {
 }
 // ANCHOR_END: solution_smol
 
+/// A blocking call the enrich stage makes: it waits on std I/O, holding its thread while it
+/// waits, and returns the calibration table's version.
+pub type BlockingCall = Box<dyn FnOnce() -> u64 + Send + 'static>;
+
+// ANCHOR: solution_blocking
+/// A call that waits goes to the runtime's blocking pool: threads started on demand, many of
+/// them (tokio: up to 512), made to sit in a system call. On rayon's pool — one thread per
+/// core — it would park a thread that CPU work needs, and a few such calls stall every digest.
+/// A panic in the call comes back as the `JoinError`'s panic, resumed here.
+pub async fn calibration_tokio(call: BlockingCall) -> u64 {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(version) => version,
+        Err(error) => resume_unwind(error.into_panic()),
+    }
+}
+
+/// smol's `unblock` is the same pool idea (the `blocking` crate: up to 500 threads); its task
+/// resumes a panic of the call by itself.
+pub async fn calibration_smol(call: BlockingCall) -> u64 {
+    smol::unblock(call).await
+}
+// ANCHOR_END: solution_blocking
+
 // The checks: one file, shared with the solution crate (its `tests` folder links to this one).
 #[cfg(test)]
 #[path = "../tests/checks.rs"]
