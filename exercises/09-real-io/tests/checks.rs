@@ -10,12 +10,14 @@ use std::time::Duration;
 use ch09_real_io::exercise::{self, Proxy, SCHEMA, SELECT};
 use pipeline::Reading;
 use testkit::postgres::try_test_database;
-use testkit::run_with_deadline;
+use testkit::{Outcome, run_with_deadline};
 
 use super::{store_async_std, store_smol};
 
 const HINT: &str = "hint: `cargo run --release -- hint 09`";
 const LINES: usize = 200;
+/// A stage that runs does so in a second or two; this only turns a hang into a failure.
+const DEADLINE: Duration = Duration::from_secs(20);
 
 type Stage = fn(String, Vec<Reading>) -> Result<u64, String>;
 
@@ -33,8 +35,18 @@ fn check(runtime: &str, test: &str, stage: Stage) {
     let readings = exercise::readings(LINES);
     let proxy = Proxy::start(db.conninfo()).expect("the proxy starts");
     let (conninfo, input) = (proxy.conninfo().to_owned(), readings.clone());
-    let outcome = run_with_deadline(test, Duration::from_secs(30), move || stage(conninfo, input))
-        .expect_finished(&format!("the {runtime} stage"));
+    let outcome = match run_with_deadline(test, DEADLINE, move || stage(conninfo, input)) {
+        Outcome::Finished(outcome) => outcome,
+        Outcome::Panicked(message) => panic!(
+            "the {runtime} stage panicked: {message}. A `tokio-postgres` future that opens a \
+             tokio socket (`connect`) or drives one needs a tokio runtime around it; give it a \
+             socket of {runtime}'s own instead. {HINT}"
+        ),
+        Outcome::Hung { after } => panic!(
+            "the {runtime} stage did not finish within {after:?}: is the `Connection` polled \
+             (spawned on {runtime}) while the client waits for its answers? {HINT}"
+        ),
+    };
     let seen = proxy.seen();
     let written = outcome.unwrap_or_else(|e| {
         panic!(
