@@ -17,20 +17,21 @@
 //!    on each read does not (the gap is a tenth of the read timeout).
 //!
 //! Every client that completes expects the greeting, then `ok N` with its frame count. Nothing
-//! here asserts a duration: a server that stops making progress (no connection accepted or
-//! closed) for [`STALL`] is reported as stalled, with what the probes saw.
+//! here asserts a duration: the checks run the server under a stall watchdog that watches
+//! [`Probe::activity`] (a connection accepted or closed), so a server that does nothing for
+//! [`STALL`] is reported as stalled, with what the probes saw.
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pipeline::{DatasetSpec, Input};
+use pipeline::{DatasetSpec, Input, Progress};
 
 use crate::LOOPBACK;
 use crate::frame::{GREETING, acknowledgement, encode};
@@ -73,10 +74,15 @@ pub struct Probe {
     peak: AtomicUsize,
     accepted: AtomicUsize,
     stalled_dropped: AtomicUsize,
-    activity: AtomicU64,
+    activity: Progress,
 }
 
 impl Probe {
+    /// Moves each time a connection is accepted or closed: what a stall watchdog watches.
+    pub fn activity(&self) -> &Progress {
+        &self.activity
+    }
+
     pub fn seen(&self) -> Seen {
         Seen {
             accepted: self.accepted.load(Ordering::SeqCst),
@@ -89,7 +95,7 @@ impl Probe {
         let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(open, Ordering::SeqCst);
         self.accepted.fetch_add(1, Ordering::SeqCst);
-        self.activity.fetch_add(1, Ordering::SeqCst);
+        self.activity.add(1);
         Open {
             probe: Arc::clone(self),
             stalled: self.stalled.contains(&peer),
@@ -109,7 +115,7 @@ impl Drop for Open {
         if self.stalled {
             self.probe.stalled_dropped.fetch_add(1, Ordering::SeqCst);
         }
-        self.probe.activity.fetch_add(1, Ordering::SeqCst);
+        self.probe.activity.add(1);
     }
 }
 
@@ -135,7 +141,11 @@ pub fn setup() -> Setup {
         lines: WELL_BEHAVED * FRAMES_EACH as usize + STEADY_FRAMES as usize,
         ..DatasetSpec::default()
     });
-    let lines: Vec<String> = input.batches(1024).flatten().map(|line| line.text).collect();
+    let lines: Vec<String> = input
+        .batches(1024)
+        .flatten()
+        .map(|line| line.text)
+        .collect();
     let frame = |i: usize| {
         let mut out = Vec::new();
         encode(i as u64 + 1, &lines[i], &mut out);
@@ -147,7 +157,9 @@ pub fn setup() -> Setup {
         .map(|i| {
             let mut stream = connect();
             let whole = frame(i);
-            stream.write_all(&whole[..whole.len() / 2]).expect("half a frame");
+            stream
+                .write_all(&whole[..whole.len() / 2])
+                .expect("half a frame");
             stalled_peers.insert(stream.local_addr().expect("its address"));
             stream
         })
@@ -156,31 +168,43 @@ pub fn setup() -> Setup {
         .map(|c| {
             let mut stream = connect();
             for f in 0..FRAMES_EACH as usize {
-                stream.write_all(&frame(c * FRAMES_EACH as usize + f)).expect("frames");
+                stream
+                    .write_all(&frame(c * FRAMES_EACH as usize + f))
+                    .expect("frames");
             }
-            stream.shutdown(Shutdown::Write).expect("hang up the sending side");
+            stream
+                .shutdown(Shutdown::Write)
+                .expect("hang up the sending side");
             stream
         })
         .collect();
     let mut steady_stream = connect();
     let first = WELL_BEHAVED * FRAMES_EACH as usize;
-    let steady_frames: Vec<Vec<u8>> = (0..STEADY_FRAMES as usize).map(|f| frame(first + f)).collect();
+    let steady_frames: Vec<Vec<u8>> = (0..STEADY_FRAMES as usize)
+        .map(|f| frame(first + f))
+        .collect();
     let steady = thread::Builder::new()
         .name("ex10-steady".into())
         .spawn(move || {
             // Long enough for any server that serves it at all; a stalled one fails the check
             // long before (the thread is then left behind).
             let patience = Some(Duration::from_secs(30));
-            steady_stream.set_read_timeout(patience).map_err(|e| e.to_string())?;
+            steady_stream
+                .set_read_timeout(patience)
+                .map_err(|e| e.to_string())?;
             let mut greeting = [0; GREETING.len()];
             steady_stream
                 .read_exact(&mut greeting)
                 .map_err(|e| format!("no greeting: {e}"))?;
             for frame in &steady_frames {
-                steady_stream.write_all(frame).map_err(|e| format!("cut off after a gap: {e}"))?;
+                steady_stream
+                    .write_all(frame)
+                    .map_err(|e| format!("cut off after a gap: {e}"))?;
                 thread::sleep(STEADY_GAP);
             }
-            steady_stream.shutdown(Shutdown::Write).map_err(|e| e.to_string())?;
+            steady_stream
+                .shutdown(Shutdown::Write)
+                .map_err(|e| e.to_string())?;
             let mut rest = String::new();
             steady_stream
                 .read_to_string(&mut rest)
@@ -204,46 +228,6 @@ pub fn setup() -> Setup {
             well_behaved,
             steady,
         },
-    }
-}
-
-/// How a run ended.
-#[derive(Debug)]
-pub enum Ended {
-    /// The server returned this many frames (or an error).
-    Returned(io::Result<u64>),
-    /// No connection accepted or closed for [`STALL`]; the server is left behind.
-    Stalled,
-    Panicked(String),
-}
-
-/// Runs `server` on a thread of its own, watching the probe: returns when it does, or when it
-/// has made no progress for [`STALL`].
-pub fn run(probe: &Arc<Probe>, server: impl FnOnce() -> io::Result<u64> + Send + 'static) -> Ended {
-    let (done_tx, done) = mpsc::channel();
-    thread::Builder::new()
-        .name("ex10-server".into())
-        .spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(server));
-            let _ = done_tx.send(result.map_err(|p| pipeline::panic_message(&*p)));
-        })
-        .expect("the server's thread");
-    let (mut last, mut since) = (probe.activity.load(Ordering::SeqCst), Instant::now());
-    loop {
-        match done.recv_timeout(Duration::from_millis(10)) {
-            Ok(Ok(result)) => return Ended::Returned(result),
-            Ok(Err(message)) => return Ended::Panicked(message),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Ended::Panicked("the server's thread ended without a word".into());
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        let now = probe.activity.load(Ordering::SeqCst);
-        if now != last {
-            (last, since) = (now, Instant::now());
-        } else if since.elapsed() >= STALL {
-            return Ended::Stalled;
-        }
     }
 }
 

@@ -19,9 +19,7 @@ const LINES: usize = 200;
 /// A stage that runs does so in a second or two; this only turns a hang into a failure.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-type Stage = fn(String, Vec<Reading>) -> Result<u64, String>;
-
-fn check(runtime: &str, test: &str, stage: Stage) {
+fn check(runtime: &str, test: &str, stage: fn(String, Vec<Reading>) -> Result<u64, String>) {
     let _alone = exercise::one_at_a_time();
     let db = try_test_database(test).unwrap_or_else(|why| {
         panic!(

@@ -11,14 +11,19 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use ch10_many_connections::exercise::{
-    self, CAP, CONNECTIONS, Ended, FRAMES, Probe, READ_TIMEOUT, STALL, STALLED, SmolListener,
+    self, CAP, CONNECTIONS, FRAMES, Probe, READ_TIMEOUT, STALL, STALLED, SmolListener,
     TokioListener,
 };
+use testkit::{Outcome, run_with_watchdog};
 
 use super::{serve_smol, serve_tokio};
 
 const HINT: &str = "hint: `cargo run --release -- hint 10`";
+/// The whole run, however busy: only to turn a server that keeps busy for ever into a failure.
+const LIMIT: Duration = Duration::from_secs(60);
 
 fn check(
     runtime: &str,
@@ -30,16 +35,22 @@ fn check(
         clients,
     } = exercise::setup();
     let for_server = Arc::clone(&probe);
-    let ended = exercise::run(&probe, move || server(listener, for_server));
+    let ended = run_with_watchdog(
+        &format!("exercise 10, {runtime}"),
+        probe.activity(),
+        STALL,
+        LIMIT,
+        move || server(listener, for_server),
+    );
     let seen = probe.seen();
     let frames = match ended {
-        Ended::Returned(Ok(frames)) => frames,
-        Ended::Returned(Err(e)) => panic!(
+        Outcome::Finished(Ok(frames)) => frames,
+        Outcome::Finished(Err(e)) => panic!(
             "the {runtime} server returned an error: {e}. One client's failure (it stalled, it \
              went away) ends that client's session, not the server. {HINT}"
         ),
-        Ended::Panicked(message) => panic!("the {runtime} server panicked: {message}"),
-        Ended::Stalled if seen.stalled_dropped < STALLED => panic!(
+        Outcome::Panicked(message) => panic!("the {runtime} server panicked: {message}"),
+        Outcome::Hung { .. } if seen.stalled_dropped < STALLED => panic!(
             "the {runtime} server did nothing for {STALL:?}: {} of the {STALLED} clients that \
              stopped half-way through a frame still had their connections open ({} of {CONNECTIONS} \
              connections accepted, up to {} open at once; the cap is {CAP}). Nothing drops a client that stops \
@@ -49,7 +60,7 @@ fn check(
             seen.accepted,
             seen.peak
         ),
-        Ended::Stalled => panic!(
+        Outcome::Hung { .. } => panic!(
             "the {runtime} server dropped the stalled clients, then did nothing for {STALL:?} \
              ({} of {CONNECTIONS} connections accepted): does every session give its slot back \
              when it ends? {HINT}",
