@@ -20,6 +20,7 @@
 //! variant against it as `C` grows.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
 pub mod registry;
 
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).

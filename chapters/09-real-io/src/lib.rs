@@ -24,6 +24,7 @@
 //! async variants). Batches are committed in order because the checkpoint is a line number.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
 pub mod http;
 pub mod lockin;
 pub mod store;

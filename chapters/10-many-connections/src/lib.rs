@@ -18,6 +18,7 @@
 //! variant at 100, 1,000 and 10,000 connections, with the fleet in a child process.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
 pub mod experiment;
 pub mod fleet;
 pub mod frame;
