@@ -1,8 +1,9 @@
 //! A timeline recorder: what happened at run time, on which OS thread, in what order, so that the
 //! book's diagrams are drawn from real runs instead of by hand.
 //!
-//! The chapters call the hooks below (`span`, `point`, `level`, `traced`) at a few clearly named
-//! places, and the gauges and lock probes call them too. Nothing is recorded unless a
+//! The chapters call the hooks below (`span`, `point`, `level`) at a few clearly named
+//! places, the gauges and lock probes call them too, and the pipeline's stages announce each
+//! batch's work through `pipeline::trace`, which a recording hooks into. Nothing is recorded unless a
 //! [`record`] is under way: outside one, each hook is a single atomic load and returns, so the
 //! chapters, their tests and their measurements behave exactly as without it. Recordings are
 //! process-wide (a hook cannot know which run it belongs to), so [`record`] runs one at a time.
@@ -13,10 +14,8 @@
 //! their durations: a loaded machine stretches the times but cannot reorder a lock's wait
 //! before its hold.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// What happened.
@@ -62,6 +61,7 @@ pub fn record<T>(run: impl FnOnce() -> T) -> (T, Vec<Event>) {
     let _alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
+    pipeline::trace::install(stage_work);
     *current() = Some(Recording {
         start: Instant::now(),
         events: Vec::new(),
@@ -75,6 +75,13 @@ pub fn record<T>(run: impl FnOnce() -> T) -> (T, Vec<Event>) {
         Ok(value) => (value, events),
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// The pipeline's stage hook (`pipeline::trace`): a stage's work on a batch, as a span
+/// `"work"` of the stage on the thread that did it.
+fn stage_work(stage: &'static str, begins: bool) {
+    let what = if begins { What::Begin("work") } else { What::End("work") };
+    push(stage, what, None, None);
 }
 
 /// Whether a recording is under way (the hooks' fast path).
@@ -165,43 +172,6 @@ impl Drop for Span {
     }
 }
 
-/// `future`, with every poll recorded as a span `"poll"` of `actor` on the thread that polled
-/// it: which worker ran which task, and when.
-pub fn traced<F: Future>(actor: &'static str, future: F) -> Traced<F> {
-    Traced {
-        actor,
-        future: Box::pin(future),
-    }
-}
-
-/// The actor a future's type names: the function it is the body of, e.g.
-/// `ch01_baseline::variants::tokio_rt::parse::{{closure}}` → `parse`. Rust's type names are
-/// meant for diagnostics, not a stable format; a name it cannot read becomes `task`.
-pub fn actor_of<F>() -> &'static str {
-    let name = std::any::type_name::<F>();
-    let path = name.split('<').next().unwrap_or(name);
-    path.trim_end_matches("::{{closure}}")
-        .rsplit("::")
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or("task")
-}
-
-/// A future whose polls are recorded (see [`traced`]).
-pub struct Traced<F> {
-    actor: &'static str,
-    future: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for Traced<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _poll = span(self.actor, "poll");
-        self.future.as_mut().poll(cx)
-    }
-}
-
 /// The spans of `actor` with `label`, as (begin, end, thread), in begin order; a span still
 /// open when the recording ended ends at `until`.
 pub fn spans(events: &[Event], actor: &str, label: &str, until: Duration) -> Vec<SpanOf> {
@@ -258,23 +228,5 @@ mod tests {
         let work = spans(&events, "stage", "work", Duration::MAX);
         assert_eq!(work.len(), 1);
         assert!(work[0].begin <= work[0].end);
-    }
-
-    #[test]
-    fn a_traced_future_records_each_poll_on_its_thread() {
-        async fn stage_body() -> u8 {
-            7
-        }
-        let ((), events) = record(|| {
-            let mut fut = std::pin::pin!(traced(actor_of_val(&stage_body()), stage_body()));
-            let waker = std::task::Waker::noop();
-            let mut cx = Context::from_waker(waker);
-            assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(7));
-        });
-        assert_eq!(spans(&events, "stage_body", "poll", Duration::MAX).len(), 1);
-    }
-
-    fn actor_of_val<F>(_: &F) -> &'static str {
-        actor_of::<F>()
     }
 }
