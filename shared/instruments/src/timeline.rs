@@ -58,9 +58,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Runs `run` with the recorder on; returns what it returned and every event recorded meanwhile,
 /// in time order. Threads that outlive `run` (a deadlocked demo's) record nothing afterwards.
 pub fn record<T>(run: impl FnOnce() -> T) -> (T, Vec<Event>) {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     pipeline::trace::install(stage_work);
     *current() = Some(Recording {
         start: Instant::now(),
@@ -80,7 +78,11 @@ pub fn record<T>(run: impl FnOnce() -> T) -> (T, Vec<Event>) {
 /// The pipeline's stage hook (`pipeline::trace`): a stage's work on a batch, as a span
 /// `"work"` of the stage on the thread that did it.
 fn stage_work(stage: &'static str, begins: bool) {
-    let what = if begins { What::Begin("work") } else { What::End("work") };
+    let what = if begins {
+        What::Begin("work")
+    } else {
+        What::End("work")
+    };
     push(stage, what, None, None);
 }
 

@@ -64,7 +64,6 @@ impl ThreadState {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +195,6 @@ PageTables:         4156 kB
         );
         assert!(Status::parse("").is_err());
     }
-
 
     #[test]
     fn a_stat_line_gives_the_name_and_the_state() {

@@ -99,13 +99,6 @@ fn thin(levels: &[(Duration, usize)], n: usize) -> Vec<(f64, f64)> {
 pub fn svg(provenance: &Provenance) -> anyhow::Result<String> {
     let depths = record()?;
     check(&depths)?;
-    let capacity_line = depths
-        .unbounded
-        .last()
-        .into_iter()
-        .chain(depths.bounded.last())
-        .map(|(at, _)| ms(*at))
-        .fold(0.0, f64::max);
     plot::svg(
         &Chart {
             title: "Chapter 3: batches queued for the slow sink, unbounded vs bounded (tokio)",
@@ -114,20 +107,13 @@ pub fn svg(provenance: &Provenance) -> anyhow::Result<String> {
             x_log: false,
             y_log: false,
             series: vec![
-                plot::Series {
+                Series {
                     name: "unbounded channel".into(),
                     points: thin(&depths.unbounded, 120),
                 },
                 Series {
                     name: format!("bounded channel (capacity {})", depths.capacity),
                     points: thin(&depths.bounded, 120),
-                },
-                Series {
-                    name: "capacity".into(),
-                    points: vec![
-                        (0.0, depths.capacity as f64),
-                        (capacity_line, depths.capacity as f64),
-                    ],
                 },
             ],
             x_format: None,

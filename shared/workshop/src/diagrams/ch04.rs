@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure};
 use ch04_mutex_deadlocks::{LOCKS, WATCH, demo_input, variants::sync::broken_lock_order};
-use instruments::timeline::{self, Event, What};
 use instruments::run_demo;
+use instruments::timeline::{self, Event, What};
 use pipeline::Config;
 
 use super::draw::{self, Bar, Lane, Mark, Timeline, ms};
@@ -74,11 +74,7 @@ fn threads(events: &[Event]) -> Vec<Held<'_>> {
 /// The cycle: two threads, A holds X and waits for Y, B holds Y and waits for X, every one of
 /// those steps recorded before the watchdog gave up.
 pub fn check(events: &[Event]) -> anyhow::Result<()> {
-    let Some(deadline) = events
-        .iter()
-        .find(|e| e.actor == WATCHDOG)
-        .map(|e| e.at)
-    else {
+    let Some(deadline) = events.iter().find(|e| e.actor == WATCHDOG).map(|e| e.at) else {
         bail!("no watchdog verdict recorded");
     };
     ensure!(
@@ -152,11 +148,14 @@ pub fn svg(provenance: &Provenance) -> anyhow::Result<String> {
                         to: got,
                         style,
                     });
-                    waits.marks.push(Mark {
-                        at: ms(e.at),
-                        label: format!(" {}", e.actor),
-                        tick: true,
-                    });
+                    // Only the wait that never ends is named: a brief one would overprint it.
+                    if got >= deadline {
+                        waits.marks.push(Mark {
+                            at: ms(e.at),
+                            label: format!(" {}", e.actor),
+                            tick: true,
+                        });
+                    }
                 }
                 _ => {}
             }

@@ -14,7 +14,7 @@ use ch07_cancellation::{
 use instruments::timeline::{self, Event, What};
 use pipeline::{Config, FleetRegistry, LookupError, Registry, SensorInfo};
 
-use super::draw::{self, Lane, Mark, Timeline, ms};
+use super::draw::{self, Bar, Lane, Mark, Timeline, ms};
 use crate::bench::doc::Provenance;
 
 /// A registry that notes each look-up on the timeline.
@@ -59,7 +59,10 @@ fn first(events: &[Event], actor: &str, label: &str) -> anyhow::Result<usize> {
         .collect();
     match at[..] {
         [i] => Ok(i),
-        _ => bail!("{actor} {label}: recorded {} times, expected once", at.len()),
+        _ => bail!(
+            "{actor} {label}: recorded {} times, expected once",
+            at.len()
+        ),
     }
 }
 
@@ -103,37 +106,35 @@ pub fn svg(provenance: &Provenance) -> anyhow::Result<String> {
         label: label.into(),
         tick: false,
     };
-    let lookups = |after_stop: bool| -> Vec<Mark> {
-        events
+    let lookups = |after_stop: bool| -> Vec<Bar> {
+        let at = events
             .iter()
             .filter(|e| e.what == What::Point("look-up") && (ms(e.at) > stop) == after_stop)
-            .map(|e| Mark {
-                at: ms(e.at),
-                label: String::new(),
-                tick: true,
-            })
-            .collect()
+            .map(|e| ms(e.at));
+        draw::bars_of(at, 0.05, if after_stop { 3 } else { 2 })
     };
     let lane = |name: &str, marks| Lane {
         name: name.into(),
         bars: Vec::new(),
         marks,
     };
+    let busy = |name: &str, bars| Lane {
+        name: name.into(),
+        bars,
+        marks: Vec::new(),
+    };
     draw::svg(
         &Timeline {
             title: "Chapter 7: stop, drain, checkpoint (tokio, OnStop::Drain)",
             lanes: vec![
-                lane("look-ups before the stop", lookups(false)),
+                busy("look-ups before the stop", lookups(false)),
                 lane("shutdown", vec![mark(Some(stop), " stop")]),
-                lane("look-ups draining", lookups(true)),
+                busy("look-ups draining", lookups(true)),
                 lane(
                     "every stage joined",
                     vec![mark(point("pipeline"), " drained ")],
                 ),
-                lane(
-                    "checkpoint",
-                    vec![mark(point("checkpoint"), " written ")],
-                ),
+                lane("checkpoint", vec![mark(point("checkpoint"), " written ")]),
             ],
             legend: &[],
         },

@@ -24,7 +24,7 @@ pub struct Run {
 pub fn record(mode: Mode) -> anyhow::Result<Run> {
     let (blocked, events) = timeline::record(|| ticks_while_blocked(mode, BLOCKED_FOR));
     blocked?;
-    Ok(spans(&events)?)
+    spans(&events)
 }
 
 fn spans(events: &[Event]) -> anyhow::Result<Run> {
@@ -56,7 +56,10 @@ pub fn check(inline: &Run, offloaded: &Run) -> anyhow::Result<()> {
     );
     let s = &inline.section;
     ensure!(
-        inline.late.iter().any(|l| l.begin < s.end && l.end >= s.end),
+        inline
+            .late
+            .iter()
+            .any(|l| l.begin < s.end && l.end >= s.end),
         "inline: no tick fell due during the section and ran after it"
     );
     ensure!(

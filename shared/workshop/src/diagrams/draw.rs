@@ -18,6 +18,7 @@ pub struct Lane {
 
 /// Something that lasted, in milliseconds since the recording started; `style` indexes the
 /// legend.
+#[derive(Clone, Copy)]
 pub struct Bar {
     pub from: f64,
     pub to: f64,
@@ -40,13 +41,14 @@ pub struct Timeline<'a> {
     pub legend: &'a [&'a str],
 }
 
-/// Bar colours, by style: work, waiting, then two more.
-const STYLES: [RGBColor; 5] = [
+/// Bar colours, by style: running (green), waiting (grey), then four more.
+const STYLES: [RGBColor; 6] = [
     RGBColor(44, 160, 44),
     RGBColor(200, 200, 200),
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
 ];
 
 /// Draws `timeline` as an SVG document.
@@ -62,8 +64,14 @@ pub fn svg(timeline: &Timeline, provenance: &Provenance) -> anyhow::Result<Strin
                 .map(|b| b.to)
                 .chain(l.marks.iter().map(|m| m.at))
         })
-        .fold(1e-3, f64::max)
-        * 1.04;
+        .fold(1e-3, f64::max);
+    // Room on the right for the legend, so that it covers no bar.
+    let end = end
+        * if timeline.legend.is_empty() {
+            1.06
+        } else {
+            1.3
+        };
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (820, height)).into_drawing_area();
@@ -92,13 +100,18 @@ pub fn svg(timeline: &Timeline, provenance: &Provenance) -> anyhow::Result<Strin
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(190)
-            .build_cartesian_2d(0.0..end, (0..lanes).into_segmented())
+            // A discrete range is inclusive: `0..lanes - 1` has one segment per lane.
+            .build_cartesian_2d(0.0..end, (0..lanes - 1).into_segmented())
             .map_err(draw_error)?;
         ctx.configure_mesh()
             .x_desc("milliseconds since the run started")
             .y_labels(lanes as usize)
             .y_label_formatter(&|v: &SegmentValue<i32>| match v {
-                SegmentValue::CenterOf(i) => names.get(*i as usize).unwrap_or(&"").to_string(),
+                // Segment 0 is at the bottom; the first lane is drawn at the top.
+                SegmentValue::CenterOf(i) => names
+                    .get((lanes - 1 - *i) as usize)
+                    .unwrap_or(&"")
+                    .to_string(),
                 _ => String::new(),
             })
             .disable_y_mesh()
@@ -109,7 +122,7 @@ pub fn svg(timeline: &Timeline, provenance: &Provenance) -> anyhow::Result<Strin
             // Lane i is the segment [y, y + 1), the first lane at the top.
             let y = lanes - 1 - i as i32;
             let (y0, y1) = (SegmentValue::Exact(y), SegmentValue::Exact(y + 1));
-            ctx.draw_series(lane.bars.iter().map(|bar| {
+            ctx.draw_series(merged(&lane.bars).into_iter().map(|bar| {
                 let colour = STYLES[bar.style % STYLES.len()];
                 // A bar too short to see is drawn a hair wide, so a quick poll still shows.
                 let to = bar.to.max(bar.from + end / 800.0);
@@ -168,6 +181,37 @@ pub fn svg(timeline: &Timeline, provenance: &Provenance) -> anyhow::Result<Strin
 
 fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing a timeline: {e:?}")
+}
+
+/// The lane's bars with each run of touching bars of one style drawn as one (a sampled
+/// state, or a stage's back-to-back work, would otherwise be thousands of rectangles).
+fn merged(bars: &[Bar]) -> Vec<Bar> {
+    let mut out: Vec<Bar> = Vec::new();
+    for bar in bars {
+        match out.last_mut() {
+            Some(last) if last.style == bar.style && bar.from <= last.to => {
+                last.to = last.to.max(bar.to);
+            }
+            _ => out.push(Bar { ..*bar }),
+        }
+    }
+    out
+}
+
+/// Instants as bars: those closer than `gap` milliseconds to the previous one are one bar.
+pub fn bars_of(instants: impl IntoIterator<Item = f64>, gap: f64, style: usize) -> Vec<Bar> {
+    let mut out: Vec<Bar> = Vec::new();
+    for at in instants {
+        match out.last_mut() {
+            Some(last) if at - last.to <= gap => last.to = at,
+            _ => out.push(Bar {
+                from: at,
+                to: at,
+                style,
+            }),
+        }
+    }
+    out
 }
 
 /// Milliseconds, for drawing.
