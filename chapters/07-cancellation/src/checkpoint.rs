@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use instruments::timeline;
 use pipeline::{Aggregator, Config, Input, PipelineError, Report, Sink, finish};
 
 use crate::Controls;
@@ -172,6 +173,7 @@ impl Stages {
     /// The source's end and the aggregator, or the error that explains the failure
     /// ([`pipeline::cause_of`] the stages' errors).
     pub fn into_result(self) -> Result<(SourceEnd, Aggregator), PipelineError> {
+        timeline::point("pipeline", "stages joined"); // the diagrams' hook: a no-op unless recording
         match (self.source, self.enrich, self.aggregate) {
             (Ok(source), Ok(()), Ok(aggregator)) => Ok((source, aggregator)),
             (source, enrich, aggregate) => Err(pipeline::cause_of([
@@ -235,6 +237,7 @@ fn written(end: End, path: &Path) -> Result<RunEnd, PipelineError> {
         End::Finished(report) => Ok(RunEnd::Finished(report)),
         End::Stopped(checkpoint) => {
             checkpoint.write(path)?;
+            timeline::point("checkpoint", "written"); // the diagrams' hook
             Ok(RunEnd::Stopped {
                 checkpoint: path.to_path_buf(),
                 next_line: checkpoint.next_line,

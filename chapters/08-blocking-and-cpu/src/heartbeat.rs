@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use instruments::timeline;
+
 /// How often the heartbeat wants to wake up.
 pub const PERIOD: Duration = Duration::from_millis(5);
 
@@ -53,6 +55,7 @@ impl Heartbeat {
 
     /// One wake-up that was due at `due`: records how late it came.
     pub fn tick(&self, due: Instant) {
+        timeline::span_since("heartbeat", "late", due); // the diagrams' hook: a no-op unless recording
         let late = Instant::now().saturating_duration_since(due);
         self.0
             .lateness
@@ -106,6 +109,7 @@ impl Blocked {
 /// CPU-bound job that takes as long. It reads the heartbeat's counter before and after, so the
 /// caller can tell whether the heartbeat ran *while* this thread was blocked.
 pub fn blocking_section(beat: &Heartbeat, blocked_for: Duration) -> (u64, u64) {
+    let _recorded = timeline::span("blocking section", "blocked"); // for the book's diagram
     let before = beat.ticks();
     thread::sleep(blocked_for);
     (before, beat.ticks())

@@ -1,10 +1,14 @@
 //! An in-flight gauge with a high-water mark, and an event counter: how chapter 5 sees that
 //! unbounded spawning puts thousands of tasks in flight while a bounded pipeline never exceeds
 //! its limit. Cheap to clone (an `Arc`), so a handle can move into every task or thread.
+//! Every change of level goes to the [`timeline`] too, when one is recording (chapter 3's
+//! queue-depth diagram).
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::timeline;
 
 #[derive(Debug)]
 struct GaugeState {
@@ -34,6 +38,7 @@ impl Gauge {
     pub fn enter(&self) -> InFlight {
         let now = self.0.current.fetch_add(1, Ordering::SeqCst) + 1;
         self.0.peak.fetch_max(now, Ordering::SeqCst);
+        timeline::level(self.0.name, now);
         InFlight(self.clone())
     }
 
@@ -48,6 +53,7 @@ impl Gauge {
             .ok()
             .map(|before| {
                 self.0.peak.fetch_max(before + 1, Ordering::SeqCst);
+                timeline::level(self.0.name, before + 1);
                 InFlight(self.clone())
             })
     }
@@ -75,7 +81,8 @@ pub struct InFlight(Gauge);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.0.current.fetch_sub(1, Ordering::SeqCst);
+        let now = self.0.0.current.fetch_sub(1, Ordering::SeqCst) - 1;
+        timeline::level(self.0.0.name, now);
     }
 }
 

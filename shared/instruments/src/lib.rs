@@ -14,7 +14,8 @@
 //! - [`demo`]: a pitfall's broken and fixed pipelines run under a stall watchdog, with a verdict;
 //! - [`faults`]: a seeded fault plan (failing look-ups, a panicking one, a failing sink write);
 //! - [`gauge`]: in-flight gauges with a high-water mark, and event counters;
-//! - [`probe`]: lock probes, so a watcher can say how many wait for each lock.
+//! - [`probe`]: lock probes, so a watcher can say how many wait for each lock;
+//! - [`timeline`]: a recorder of who ran, waited and held what, when, for the book's diagrams.
 #![forbid(unsafe_code)]
 
 pub mod deadline;
@@ -22,6 +23,7 @@ pub mod demo;
 pub mod faults;
 pub mod gauge;
 pub mod probe;
+pub mod timeline;
 
 pub use deadline::{Outcome, TEST_DEADLINE, run_with_deadline, run_with_watchdog};
 pub use demo::{Demo, DemoCase, DemoFn, Pitfall, Signals, Verdict, Watch, run_demo};

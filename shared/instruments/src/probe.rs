@@ -4,9 +4,13 @@
 //! never wake. A probe is a pair of atomics the demo updates around each `lock()`, so the
 //! watcher outside can say "1 task is waiting for the cache lock" instead of only "hung".
 //! The probe hands back the lock's own guard, untouched, so code reads (and lints) as usual.
+//! When a [`timeline`] is recording, each wait and each acquisition goes to it too, with the
+//! thread: chapter 4's deadlock diagram (the probe cannot see a release: the guard is the lock's).
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::timeline;
 
 #[derive(Debug)]
 pub struct LockProbe {
@@ -41,6 +45,7 @@ impl LockProbe {
     /// Acquires a blocking lock, e.g. `probe.lock(|| mutex.lock().unwrap())`.
     pub fn lock<G>(&self, acquire: impl FnOnce() -> G) -> G {
         self.waiting.fetch_add(1, Ordering::SeqCst);
+        timeline::begin(self.name, "wait");
         let guard = acquire();
         self.got_it();
         guard
@@ -49,12 +54,15 @@ impl LockProbe {
     /// Acquires an async lock, e.g. `probe.lock_async(mutex.lock()).await`.
     pub async fn lock_async<G>(&self, acquire: impl Future<Output = G>) -> G {
         self.waiting.fetch_add(1, Ordering::SeqCst);
+        timeline::begin(self.name, "wait");
         let guard = acquire.await;
         self.got_it();
         guard
     }
 
     fn got_it(&self) {
+        timeline::end(self.name, "wait");
+        timeline::point(self.name, "acquired");
         self.acquired.fetch_add(1, Ordering::SeqCst);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
     }

@@ -78,7 +78,9 @@ impl Config {
 pub struct Progress(Arc<AtomicU64>);
 
 impl Progress {
+    /// The source stage's book-keeping for each batch it hands on (its only work).
     pub fn add(&self, lines: usize) {
+        let _work = crate::trace::work("source");
         self.0.fetch_add(lines as u64, Ordering::Relaxed);
     }
 

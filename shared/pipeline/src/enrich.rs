@@ -57,6 +57,7 @@ pub fn enrich_with(reading: Reading, found: Result<SensorInfo, LookupError>) -> 
 
 /// The enrich stage's work on one batch: readings are looked up, rejections pass through.
 pub fn enrich_batch(registry: &dyn Registry, batch: Vec<Parsed>) -> Vec<Enriched> {
+    let _work = crate::trace::work("enrich");
     batch
         .into_iter()
         .map(|parsed| parsed.and_then(|reading| enrich(registry, reading)))

@@ -27,6 +27,7 @@ pub mod report;
 pub mod seeded;
 pub mod sink;
 pub mod stages;
+pub mod trace;
 pub mod variant;
 pub mod window;
 

@@ -311,6 +311,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Reading, Rejection> {
 
 /// The parse stage's work on one batch: every line becomes a reading or a rejection, in order.
 pub fn parse_batch(batch: LineBatch) -> Vec<Parsed> {
+    let _work = crate::trace::work("parse");
     batch
         .into_iter()
         .map(|RawLine { number, text }| parse_line(number, &text))

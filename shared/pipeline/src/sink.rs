@@ -42,6 +42,7 @@ pub struct ReportOnlySink;
 
 impl Sink for ReportOnlySink {
     fn write(&mut self, _window: &WindowSummary) -> Result<(), PipelineError> {
+        let _work = crate::trace::work("sink");
         Ok(())
     }
 
@@ -79,6 +80,7 @@ impl JsonLinesSink {
 
 impl Sink for JsonLinesSink {
     fn write(&mut self, window: &WindowSummary) -> Result<(), PipelineError> {
+        let _work = crate::trace::work("sink");
         serde_json::to_writer(&mut self.out, window).map_err(|e| self.error(e.into()))?;
         self.out.write_all(b"\n").map_err(|e| self.error(e))
     }

@@ -149,6 +149,7 @@ impl Aggregator {
 
     /// The aggregate stage's work on one batch.
     pub fn add_batch(&mut self, batch: Vec<Enriched>) {
+        let _work = crate::trace::work("aggregate");
         batch.into_iter().for_each(|record| self.add(record));
     }
 
@@ -170,6 +171,7 @@ impl Aggregator {
 
     /// The windows, sorted by sensor then time, and the tally with rejections sorted by line.
     pub fn finish(self) -> (Vec<WindowSummary>, Tally) {
+        let _work = crate::trace::work("aggregate");
         let windows = self
             .windows
             .into_iter()

@@ -18,12 +18,22 @@ mod sampler;
 mod source;
 
 pub use error::ProcError;
-pub use parse::Status;
+pub use parse::{Status, ThreadState};
 pub use sampler::ThreadSampler;
 
 /// How many threads this process has right now (the entries of `/proc/self/task`).
 pub fn thread_count() -> Result<usize, ProcError> {
     source::count_entries("/proc/self/task")
+}
+
+/// Every thread of this process with its name and scheduler state right now (`R` running or
+/// runnable, `S` sleeping: blocked on a lock, a channel, a sleep; `D` in uninterruptible I/O).
+/// A sampler reading this every millisecond sees which threads wait: chapter 1's diagram.
+pub fn thread_states() -> Result<Vec<ThreadState>, ProcError> {
+    Ok(source::task_stats()?
+        .iter()
+        .filter_map(|line| ThreadState::parse(line))
+        .collect())
 }
 
 /// This process's memory as `/proc/self/status` gives it, all three figures from one read.
@@ -60,6 +70,27 @@ mod tests {
     //! The real `/proc` of the test process: the readers agree with what the process knows.
 
     use super::*;
+
+    #[test]
+    fn a_thread_blocked_on_a_channel_is_seen_sleeping_under_its_name() {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let waiter = std::thread::Builder::new()
+            .name("procstats-wait".into())
+            .spawn(move || {
+                let _ = released.recv();
+            })
+            .unwrap();
+        // Until the waiter has blocked, it may be seen running: wait (without a clock) for `S`.
+        while !thread_states()
+            .unwrap()
+            .iter()
+            .any(|t| t.name == "procstats-wait" && t.state == 'S')
+        {
+            std::thread::yield_now();
+        }
+        drop(release);
+        waiter.join().unwrap();
+    }
 
     #[test]
     fn a_waiting_thread_is_counted() {

@@ -40,6 +40,30 @@ pub fn kib_field(text: &str, path: &'static str, name: &'static str) -> Result<u
         .ok_or(ProcError::Missing { path, field: name })
 }
 
+/// One thread as `/proc/<pid>/task/<tid>/stat` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadState {
+    pub tid: u32,
+    /// The thread's name as the kernel keeps it (at most 15 bytes).
+    pub name: String,
+    /// `R`, `S`, `D`, ...
+    pub state: char,
+}
+
+impl ThreadState {
+    /// `1234 (ch01-parse) S 1 ...`: the name is between the first `(` and the *last* `)`,
+    /// since a name may itself hold parentheses or spaces.
+    pub fn parse(stat: &str) -> Option<ThreadState> {
+        let (tid, rest) = stat.split_once(" (")?;
+        let (name, rest) = rest.rsplit_once(") ")?;
+        Some(ThreadState {
+            tid: tid.trim().parse().ok()?,
+            name: name.to_string(),
+            state: rest.chars().next()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +194,19 @@ PageTables:         4156 kB
             "no VmHWM in /proc/self/status"
         );
         assert!(Status::parse("").is_err());
+    }
+
+    #[test]
+    fn a_stat_line_gives_the_name_and_the_state() {
+        let line = "4242 (ch01 (odd) name) S 4200 4200 0 0 -1 4194368";
+        assert_eq!(
+            super::ThreadState::parse(line),
+            Some(super::ThreadState {
+                tid: 4242,
+                name: "ch01 (odd) name".into(),
+                state: 'S'
+            })
+        );
+        assert_eq!(super::ThreadState::parse("garbage"), None);
     }
 }

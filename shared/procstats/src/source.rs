@@ -5,9 +5,9 @@
 //! to exist would not mean the same thing.
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) use elsewhere::{count_entries, read, write};
+pub(crate) use elsewhere::{count_entries, read, task_stats, write};
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{count_entries, read, write};
+pub(crate) use linux::{count_entries, read, task_stats, write};
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -26,6 +26,17 @@ mod linux {
         std::fs::read_dir(path)
             .map(|entries| entries.count())
             .map_err(|source| ProcError::Io { path, source })
+    }
+
+    /// Each thread's `/proc/self/task/<tid>/stat` line; a thread that ended between the listing
+    /// and the read is left out.
+    pub(crate) fn task_stats() -> Result<Vec<String>, ProcError> {
+        let path = "/proc/self/task";
+        let entries = std::fs::read_dir(path).map_err(|source| ProcError::Io { path, source })?;
+        Ok(entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .collect())
     }
 }
 
@@ -46,6 +57,10 @@ mod elsewhere {
         Err(ProcError::not_measured_here())
     }
 
+    pub(crate) fn task_stats() -> Result<Vec<String>, ProcError> {
+        Err(ProcError::not_measured_here())
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -57,6 +72,7 @@ mod elsewhere {
                 read("/proc/self/status").unwrap_err(),
                 write("/proc/self/clear_refs", "5").unwrap_err(),
                 count_entries("/proc/self/task").unwrap_err(),
+                task_stats().unwrap_err(),
             ] {
                 assert!(
                     matches!(e, ProcError::NotMeasuredOnThisOs { os: named } if named == os),

@@ -7,12 +7,14 @@
 //! - `demo`: a pitfall, live: the broken pipeline under a watchdog, or its fix;
 //! - `exercises`, `check <id>`, `hint <id> [n]`: the exercises and their status;
 //! - `bench`: the measurement lab, which writes every table and plot the book shows;
+//! - `diagrams`: the book's run-time diagrams, recorded from real runs and drawn;
 //! - `doctor`: checks this machine for a session and says what to fix.
 #![forbid(unsafe_code)]
 
 mod bench;
 mod chapters;
 mod demo;
+mod diagrams;
 mod doctor;
 mod exercises;
 mod measure;
@@ -189,6 +191,14 @@ enum Command {
         #[arg(long, value_name = "GROUP")]
         only: Option<String>,
         /// Write the files here instead of the book's `src/generated/`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Record chapters 1, 3, 4, 7 and 8 at run time (threads, tasks, queue depth, locks, the
+    /// shutdown, the heartbeat), check each recording's shape and draw it as an SVG timeline
+    /// (`book/src/generated/diagrams/`). A few seconds.
+    Diagrams {
+        /// Write the SVGs here instead of the book's `src/generated/diagrams/`.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
@@ -376,6 +386,7 @@ fn main() -> ExitCode {
         Some(Command::Bench { quick, only, out }) => {
             bench::bench(&bench::BenchOptions { quick, only, out })
         }
+        Some(Command::Diagrams { out }) => diagrams::diagrams(out),
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
             output,
             spec: dataset.spec(),

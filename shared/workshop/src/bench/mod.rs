@@ -13,7 +13,7 @@ mod latency;
 mod load;
 mod memory;
 mod pitfalls;
-mod plot;
+pub(crate) mod plot;
 mod scaling;
 mod throughput;
 
