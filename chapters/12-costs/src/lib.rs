@@ -36,6 +36,7 @@ pub mod memory;
 pub mod sql;
 pub mod store_sync;
 pub mod store_tokio;
+pub mod upload;
 
 mod serde_variant;
 
