@@ -27,6 +27,7 @@
 pub mod clock;
 pub mod observe;
 pub mod registry;
+pub mod under_test;
 
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {

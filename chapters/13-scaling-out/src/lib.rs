@@ -30,6 +30,7 @@
 
 pub mod claim;
 pub mod experiment;
+pub mod ledger;
 pub mod queue;
 pub mod worker;
 

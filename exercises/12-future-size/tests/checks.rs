@@ -127,9 +127,11 @@ fn keeps_a_small_future() {
     assert!(
         bytes <= MAX_FUTURE_BYTES,
         "the upload's future is {bytes} bytes (at most {MAX_FUTURE_BYTES} expected): a task's \
-         future holds every variable that is alive at an `.await` — here the {FRAME_BYTES}-byte \
-         frame, alive until the end of its scope, not its last use. This is the \"state handed \
-         to spawn\" of chapter 12's memory table, paid by every waiting upload. {HINT}"
+         future keeps a slot for every variable whose scope is still open at an `.await` — here \
+         the {FRAME_BYTES}-byte frame, kept until the end of its scope, not its last use. Moving \
+         it out (`drop(frame)`) does not give the slot back; a scope that ends before the \
+         `.await` does. This is the \"state handed to spawn\" of chapter 12's memory table, \
+         paid by every waiting upload. {HINT}"
     );
 }
 
@@ -150,17 +152,22 @@ fn many_uploads_wait_light_and_sum_right() {
                 })
                 .collect();
             let mut cx = Context::from_waker(Waker::noop());
-            let mut early = 0;
-            for task in &mut tasks {
-                early += usize::from(task.as_mut().poll(&mut cx).is_ready());
-            }
+            let first: Vec<Poll<Summary>> = tasks
+                .iter_mut()
+                .map(|task| task.as_mut().poll(&mut cx))
+                .collect();
+            let early = first.iter().filter(|poll| poll.is_ready()).count();
             let alive_while_all_wait = probe.frames_alive();
             gate.open();
             let summaries: Vec<Option<Summary>> = tasks
                 .iter_mut()
-                .map(|task| match task.as_mut().poll(&mut cx) {
+                .zip(first)
+                .map(|(task, first)| match first {
                     Poll::Ready(summary) => Some(summary),
-                    Poll::Pending => None,
+                    Poll::Pending => match task.as_mut().poll(&mut cx) {
+                        Poll::Ready(summary) => Some(summary),
+                        Poll::Pending => None,
+                    },
                 })
                 .collect();
             (early, alive_while_all_wait, summaries)

@@ -22,9 +22,10 @@ use ch12_costs::upload::{Calibrations, Link, Summary, tally};
 // ANCHOR: solution
 /// The frame lives only inside the block: it is read, reduced to its tally (a few numbers and
 /// the sensor's id), and dropped at the block's end, before the `.await`. The future keeps the
-/// tally across the wait, not the 16 KiB buffer. (`drop(frame)` before the `.await` does the
-/// same: a value moved out of a variable is no longer kept in the future. Boxing the frame
-/// would shrink the future but keep the 16 KiB on the heap.)
+/// tally across the wait, not the 16 KiB buffer. (`drop(frame)` before the `.await` frees
+/// the frame but not its slot: the compiler keeps room in the future for a variable until its
+/// scope ends, moved out or not. Boxing the frame would shrink the future but keep the 16 KiB
+/// on the heap.)
 pub async fn upload(link: Link, calibrations: Calibrations) -> Summary {
     let tally = {
         let frame = link.read_frame();
