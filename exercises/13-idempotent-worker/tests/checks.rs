@@ -41,8 +41,25 @@ fn database(test: &str) -> TestDatabase {
     })
 }
 
-/// What is wrong with the ledger and the queue after `scenario`, if anything.
-fn judge(scenario: &str, db: &TestDatabase, jobs: &[Job]) -> Result<(), String> {
+/// Why a worker that was killed could post a job twice.
+const KILLED_TWICE: &str = "The killed worker's entries were already visible to others while \
+     its job was still pending, so the next worker posted them again: a job's entries and its \
+     mark must become visible together — one transaction with the claim, committed last.";
+/// Why a worker that was paused could see its job done twice.
+const PAUSED_TWICE: &str = "The second worker did a job the first one had claimed: nothing kept \
+     it off the job while the first worked on it. A row lock taken by the claim lasts until the \
+     end of the transaction it is taken in — outside one, it ends with its statement — so claim, \
+     post and mark in one transaction, and let the mark's row count tell you if the job was \
+     still yours.";
+
+/// What is wrong with the ledger and the queue after `scenario`, if anything; `why_twice` is
+/// what a duplicate means in that scenario.
+fn judge(
+    scenario: &str,
+    why_twice: &str,
+    db: &TestDatabase,
+    jobs: &[Job],
+) -> Result<(), String> {
     let (ledger, pending) = read_back(&mut db.client()).expect("the ledger reads back");
     let mut posted: BTreeMap<&Entry, usize> = BTreeMap::new();
     for entry in &ledger {
@@ -60,13 +77,13 @@ fn judge(scenario: &str, db: &TestDatabase, jobs: &[Job]) -> Result<(), String> 
         .map(|e| format!("job {}'s entry for {}", e.job_id, e.sensor_id))
         .collect();
     if !twice.is_empty() {
+        let more = match twice.len() - 1 {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         return Err(format!(
-            "{scenario}: posted more than once: {} (and {} more). The killed or paused worker's \
-             entries were already visible to others while its job was still pending: a job's \
-             entries and its mark must become visible together — one transaction with the \
-             claim, committed last. {HINT}",
-            twice[0],
-            twice.len() - 1
+            "{scenario}: posted more than once: {}{more}. {why_twice} {HINT}",
+            twice[0]
         ));
     }
     if !lost.is_empty() || !pending.is_empty() {
@@ -93,7 +110,7 @@ fn clean_run(db: &TestDatabase, jobs: &[Job]) -> Result<usize, String> {
     drain(&mut worker, "w1", WORK_ONE, STEPS).map_err(|e| format!("{e}. {HINT}"))?;
     let sent = worker.statements();
     drop(worker);
-    judge("one worker, never killed", db, jobs)?;
+    judge("one worker, never killed", KILLED_TWICE, db, jobs)?;
     Ok(sent)
 }
 
@@ -131,7 +148,7 @@ fn a_worker_killed_at_any_statement_loses_and_duplicates_nothing() {
             drain(&mut second, "w2", WORK_ONE, STEPS)
                 .map_err(|e| format!("{scenario}: {e}. {HINT}"))?;
             drop(second);
-            judge(&scenario, &db, &jobs)?;
+            judge(&scenario, KILLED_TWICE, &db, &jobs)?;
         }
         Ok(())
     })
@@ -173,7 +190,7 @@ fn a_second_worker_never_does_a_job_the_first_holds() {
                 ));
             }
             first_ran.map_err(|e| format!("{scenario}: {e}. {HINT}"))?;
-            judge(&scenario, &db, &jobs)?;
+            judge(&scenario, PAUSED_TWICE, &db, &jobs)?;
         }
         Ok(())
     })
