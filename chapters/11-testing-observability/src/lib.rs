@@ -22,6 +22,9 @@
 //!
 //! The tests also re-run the test binary as a child process to catch a panic's backtrace in
 //! each variant (`backtraces/*.txt`), and keep every concurrent run under a deadline.
+//!
+//! [`under_test`] is exercise 11's harness: the tokio look-up, correct or with one bug, handed
+//! to a learner's test so that the checks can judge the test.
 #![forbid(unsafe_code)]
 
 pub mod clock;

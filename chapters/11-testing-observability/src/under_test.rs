@@ -285,7 +285,9 @@ mod tests {
                 timestamp: 1_700_000_040,
                 value: 20.5,
             };
-            runtime.block_on(lookup.call(&registry, &SLOW, &reading)).is_ok()
+            runtime
+                .block_on(lookup.call(&registry, &SLOW, &reading))
+                .is_ok()
         })
         .expect_finished("a look-up on a running clock");
         assert!(found);

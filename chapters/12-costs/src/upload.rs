@@ -80,7 +80,10 @@ impl Link {
         let mut len = 0;
         for line in self.lines.iter() {
             let end = len + line.len() + 1;
-            assert!(end <= FRAME_BYTES, "a frame holds at most {FRAME_BYTES} bytes");
+            assert!(
+                end <= FRAME_BYTES,
+                "a frame holds at most {FRAME_BYTES} bytes"
+            );
             bytes[len..end - 1].copy_from_slice(line.as_bytes());
             bytes[end - 1] = b'\n';
             len = end;
@@ -277,7 +280,11 @@ impl Future for Fetch {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SensorInfo> {
         if self.gate.shared.open.load(Ordering::SeqCst) {
-            return Poll::Ready(self.answer.take().expect("a fetch is polled to the end once"));
+            return Poll::Ready(
+                self.answer
+                    .take()
+                    .expect("a fetch is polled to the end once"),
+            );
         }
         if !self.probe.waited.swap(true, Ordering::SeqCst) {
             self.probe
@@ -299,9 +306,13 @@ mod tests {
     use super::*;
 
     fn lines() -> Arc<[String]> {
-        ["s-0003,1700000000,20.5", "s-0003,1700000060,21.5", "garbage"]
-            .map(String::from)
-            .into()
+        [
+            "s-0003,1700000000,20.5",
+            "s-0003,1700000060,21.5",
+            "garbage",
+        ]
+        .map(String::from)
+        .into()
     }
 
     #[test]

@@ -62,7 +62,10 @@ fn catches(pick: fn(Broken) -> bool, lesson: &str) {
         let (outcome, _) = run_test(|probe| LookupUnderTest::broken(bug, probe));
         match outcome {
             Outcome::Panicked(_) => {}
-            Outcome::Finished(()) => missed.push(format!("it passed against a look-up that {}", bug.describe())),
+            Outcome::Finished(()) => missed.push(format!(
+                "it passed against a look-up that {}",
+                bug.describe()
+            )),
             Outcome::Hung { after } => missed.push(format!(
                 "it did not finish within {after:?} against a look-up that {}: a test must \
                  fail, not hang — bound the look-up with `tokio::time::timeout` on the paused \

@@ -54,12 +54,7 @@ const PAUSED_TWICE: &str = "The second worker did a job the first one had claime
 
 /// What is wrong with the ledger and the queue after `scenario`, if anything; `why_twice` is
 /// what a duplicate means in that scenario.
-fn judge(
-    scenario: &str,
-    why_twice: &str,
-    db: &TestDatabase,
-    jobs: &[Job],
-) -> Result<(), String> {
+fn judge(scenario: &str, why_twice: &str, db: &TestDatabase, jobs: &[Job]) -> Result<(), String> {
     let (ledger, pending) = read_back(&mut db.client()).expect("the ledger reads back");
     let mut posted: BTreeMap<&Entry, usize> = BTreeMap::new();
     for entry in &ledger {

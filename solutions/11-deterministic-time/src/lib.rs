@@ -49,13 +49,17 @@ pub fn test_lookup(lookup: LookupUnderTest) {
     let answered_third_time = [HANG, HANG, Duration::from_secs(12)];
     let never_answered = [HANG; 4];
     for latencies in [&answered_third_time[..], &never_answered[..]] {
-        let expected = SLOW.timeline(|n| latencies.get(n as usize - 1).copied().unwrap_or_default());
+        let expected =
+            SLOW.timeline(|n| latencies.get(n as usize - 1).copied().unwrap_or_default());
         let end = expected.last().expect("a timeline has steps");
         let (found, took) = on_a_paused_clock(&lookup, latencies);
         let found = found.unwrap_or_else(|_| {
             panic!("the look-up ({latencies:?}) was still going after {BOUND:?}")
         });
-        assert_eq!(took, end.at, "the look-up ({latencies:?}) ended at the wrong time");
+        assert_eq!(
+            took, end.at,
+            "the look-up ({latencies:?}) ended at the wrong time"
+        );
         match end.event {
             "answered" => assert!(found.is_ok(), "{latencies:?}: not answered: {found:?}"),
             _ => assert_eq!(found.err(), Some(LookupError::TimedOut), "{latencies:?}"),
@@ -69,7 +73,10 @@ pub fn test_lookup(lookup: LookupUnderTest) {
 fn on_a_paused_clock(
     lookup: &LookupUnderTest,
     latencies: &[Duration],
-) -> (Result<Result<pipeline::SensorInfo, LookupError>, tokio::time::error::Elapsed>, Duration) {
+) -> (
+    Result<Result<pipeline::SensorInfo, LookupError>, tokio::time::error::Elapsed>,
+    Duration,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)

@@ -77,8 +77,7 @@ impl Gate {
             }
             Plan::PauseAt(at, _) if *at == self.sent => {
                 self.paused_at = Some((self.sent, sql));
-                if let Plan::PauseAt(_, meanwhile) = std::mem::replace(&mut self.plan, Plan::Run)
-                {
+                if let Plan::PauseAt(_, meanwhile) = std::mem::replace(&mut self.plan, Plan::Run) {
                     meanwhile();
                 }
             }
@@ -110,7 +109,11 @@ impl Db {
         })
     }
 
-    pub fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, DbError> {
+    pub fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, DbError> {
         self.gate.before(sql)?;
         Ok(self.client.query_opt(sql, params)?)
     }
@@ -158,7 +161,11 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    pub fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, DbError> {
+    pub fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, DbError> {
         self.gate.before(sql)?;
         Ok(self.tx.query_opt(sql, params)?)
     }

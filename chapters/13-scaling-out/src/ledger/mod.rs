@@ -118,7 +118,11 @@ impl Job {
             let (sensor, ok) = match parse_line(line, text) {
                 Ok(reading) => (reading.sensor_id, true),
                 Err(_) => (
-                    text.split(',').next().filter(|s| !s.is_empty()).unwrap_or("?").to_owned(),
+                    text.split(',')
+                        .next()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("?")
+                        .to_owned(),
                     false,
                 ),
             };
@@ -211,9 +215,14 @@ mod tests {
         let job = Job {
             id: 3,
             first_line: 21,
-            lines: ["s-0002,1700000000,1.5", "s-0001,1700000000,2.5", "s-0002,oops,1", ""]
-                .map(String::from)
-                .into(),
+            lines: [
+                "s-0002,1700000000,1.5",
+                "s-0001,1700000000,2.5",
+                "s-0002,oops,1",
+                "",
+            ]
+            .map(String::from)
+            .into(),
         };
         let entry = |sensor: &str, readings, rejected| Entry {
             job_id: 3,
@@ -223,7 +232,11 @@ mod tests {
         };
         assert_eq!(
             job.entries(),
-            [entry("?", 0, 1), entry("s-0001", 1, 0), entry("s-0002", 1, 1)]
+            [
+                entry("?", 0, 1),
+                entry("s-0001", 1, 0),
+                entry("s-0002", 1, 1)
+            ]
         );
     }
 }
