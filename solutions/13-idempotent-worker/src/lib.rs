@@ -13,7 +13,8 @@
 //! The checks kill your worker before each of its statements in turn (a count, not a timer)
 //! and let a second worker drain the queue; then they pause it before each statement and run a
 //! second worker meanwhile. Your SQL goes through `Db` (`ch13_scaling_out::ledger`): constant
-//! text, values as parameters. Chapter 13, "The queue", shows the one transaction per batch.
+//! text, values as parameters. Chapter 13, "The queue and the claim", shows the one transaction
+//! per batch.
 //!
 //! Check: `cargo test -p ex13-idempotent-worker` (or `cargo run --release -- check 13`); it
 //! needs PostgreSQL (`cargo run --release -- doctor`).
