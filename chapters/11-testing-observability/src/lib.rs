@@ -22,12 +22,16 @@
 //!
 //! The tests also re-run the test binary as a child process to catch a panic's backtrace in
 //! each variant (`backtraces/*.txt`), and keep every concurrent run under a deadline.
+//!
+//! [`under_test`] is exercise 11's harness: the tokio look-up, correct or with one bug, handed
+//! to a learner's test so that the checks can judge the test.
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod metrics;
 pub mod observe;
 pub mod registry;
+pub mod under_test;
 
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {

@@ -14,6 +14,9 @@
 //! compares their reports with the reference — so the code that is measured is the code that is
 //! tested, and it is the code chapter 1 teaches.
 //!
+//! [`upload`] is exercise 12's harness: an upload task's frame, the slow service it waits on,
+//! and the probes that see what a waiting task keeps.
+//!
 //! This crate computes and returns typed results ([`MemoryRow`], [`BuildRow`]); the workshop's
 //! `bench` formats them. The memory child is this chapter's registered [`IDLE_CHILD`] (started
 //! by [`workshop_idle`]), which calls [`idle_main`].
@@ -36,6 +39,7 @@ pub mod memory;
 pub mod sql;
 pub mod store_sync;
 pub mod store_tokio;
+pub mod upload;
 
 mod serde_variant;
 

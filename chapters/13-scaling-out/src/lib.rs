@@ -26,10 +26,14 @@
 //! Every variant needs a database. [`VARIANTS`]' `run` takes it from [`ENV_DATABASE`] and
 //! fails with a message saying so when it is not set; [`RUN_ON_VARIANTS`] takes it as an
 //! argument. [`experiment`] starts K worker *processes* and kills one mid-batch.
+//!
+//! [`ledger`] is exercise 13's harness: a queue whose effect is not idempotent, and a
+//! connection the checks kill (or pause) at a chosen statement.
 #![forbid(unsafe_code)]
 
 pub mod claim;
 pub mod experiment;
+pub mod ledger;
 pub mod queue;
 pub mod worker;
 
