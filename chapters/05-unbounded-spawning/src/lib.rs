@@ -17,6 +17,7 @@
 //! gauges from `instruments` record how many tasks and requests were ever in flight at once.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
 pub mod registry;
 
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
