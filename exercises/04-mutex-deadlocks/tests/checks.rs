@@ -315,7 +315,8 @@ fn order_worker_and_snapshot_agree_on_one_lock_order() {
     assert!(
         report.text() == expected.text(),
         "the lock-order run finished, but not with chapter 1's report: expected {} accepted and \
-         {} rejected readings, got {} and {}",
+         {} rejected readings, got {} and {} — does `record_lookup` still return what the cache \
+         (or the registry) said? {HINT}",
         expected.accepted(),
         expected.rejected(),
         report.accepted(),
