@@ -31,6 +31,8 @@
 //! blocked.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
+
 /// One module per variant, in the canonical order (`rustfmt.toml` keeps rustfmt from sorting them).
 pub mod variants {
     pub mod sync;

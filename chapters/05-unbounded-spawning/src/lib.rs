@@ -17,6 +17,7 @@
 //! gauges from `instruments` record how many tasks and requests were ever in flight at once.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
 pub mod registry;
 pub mod streams;
 

@@ -17,6 +17,7 @@
 //! with its reason, failures go to a dead-letter output, and the exit code says so.
 #![forbid(unsafe_code)]
 
+pub mod exercise;
 pub mod facts;
 pub mod lookup;
 pub mod outcome;

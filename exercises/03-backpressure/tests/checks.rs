@@ -1,9 +1,10 @@
 //! Exercise 03's checks: with a source far faster than the sink, the report must be the
 //! reference's (no batch dropped), every batch must go through the harness's sink, and the queue
-//! between them must stay within `capacity` and use it (no more than `capacity` batches waiting
-//! besides the one the source holds, and at least `capacity`: a channel smaller than asked for
-//! is not the fix) — in tokio and in smol. The queue is measured by the harness (its `Source` and `Sink`), not by anything
-//! in the code you edit.
+//! between them must be bounded by exactly `capacity`: the channel full plus the one batch the
+//! source holds while it waits, no more (a channel of `capacity + 1` is one batch too many) and
+//! no less (a smaller channel slows the source more than asked) — in tokio and in smol. The
+//! queue is measured by the harness (`ch03_backpressure::exercise`), not by anything in the code
+//! you edit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use std::time::Duration;
 use pipeline::{Config, DatasetSpec, Input, ReportOnlySink, finish, parse_batch, run_sequential};
 use testkit::run_with_deadline;
 
-use super::{Batch, QueueMeter, Sink, Source, run_smol, run_tokio};
+use ch03_backpressure::exercise::{Batch, QueueMeter, Sink, Source};
+
+use super::{run_smol, run_tokio};
 
 const HINT: &str = "hint: `cargo run --release -- hint 03`";
 const CAPACITY: usize = 4;
@@ -59,6 +62,19 @@ fn check(runtime: &str, run: fn(Source, Sink, &Config) -> pipeline::Aggregator) 
          batch must go from the harness's source through the harness's sink (`sink.write_..`), \
          which is where the queue is measured. {HINT}"
     );
+    // The queue is the channel plus the batch the source holds while it waits for room: with
+    // `capacity` it peaks at exactly `capacity + 1` (the harness's meter makes sure the peak
+    // is reached), so one batch too many or too few names the bound that was really used.
+    if peak > CAPACITY + 1 && peak <= 2 * CAPACITY {
+        panic!(
+            "up to {peak} batches waited between the {runtime} source and the sink at once: \
+             the queue is bounded, but it holds {} more than `capacity` allows (the capacity \
+             is {CAPACITY}; the channel full plus the one batch the source holds while it \
+             waits makes {}). Give the channel exactly `capacity`, not more. {HINT}",
+            peak - (CAPACITY + 1),
+            CAPACITY + 1
+        );
+    }
     assert!(
         peak <= CAPACITY + 1,
         "up to {peak} of the {total} batches waited between the {runtime} source and the sink \
@@ -67,10 +83,12 @@ fn check(runtime: &str, run: fn(Source, Sink, &Config) -> pipeline::Aggregator) 
          in memory. {HINT}"
     );
     assert!(
-        peak >= CAPACITY,
+        peak == CAPACITY + 1,
         "at most {peak} batches ever waited between the {runtime} source and the sink, though \
-         the capacity is {CAPACITY}: the queue is bounded, but not by `capacity`. A smaller \
-         bound slows the source more than asked; give the channel exactly `capacity`. {HINT}"
+         the capacity is {CAPACITY} (a full channel plus the batch the source holds while it \
+         waits makes {}): the queue is bounded, but not by `capacity`. A smaller bound slows \
+         the source more than asked; give the channel exactly `capacity`. {HINT}",
+        CAPACITY + 1
     );
 }
 

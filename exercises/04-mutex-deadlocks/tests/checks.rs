@@ -6,8 +6,14 @@
 //! registry they hand in counts its requests per sensor (the cache must really be used) and, in
 //! the tokio half, looks at the cache lock while each request is in flight (no guard may live
 //! across the `.await`, however it was acquired — `try_lock` included); the smol half's lock
-//! must be one made to be held across an `.await`; and no `#[allow]` may silence clippy's
+//! must be one made to be held across an `.await`, and its workers must share one client (a
+//! client per look-up is no shared client); and no `#[allow]` may silence clippy's
 //! `await_holding_lock` on the two functions.
+//!
+//! The third check runs the enrich worker and the snapshot on two threads, and the harness's
+//! locks note every time one is asked for while the other is held: both orders seen is an
+//! inversion, whether or not this run happened to hang; a snapshot (or a look-up) that never
+//! holds both at once is not consistent.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +26,10 @@ use pipeline::{
 };
 use testkit::{Outcome, TEST_DEADLINE, run_with_watchdog};
 
-use super::SensorCache;
+use ch04_mutex_deadlocks::cache::SensorCache;
+use ch04_mutex_deadlocks::exercise::{
+    self, CLIENTS_MADE, Locks, SMOL_SUSPENSIONS, Snapshot, TOKIO_SUSPENSIONS,
+};
 
 /// How long the workers may make no progress before the check calls them stuck.
 const STALL: Duration = Duration::from_secs(2);
@@ -68,6 +77,10 @@ impl ProbedRegistry {
             .unwrap_or_default()
     }
 }
+
+const HINT: &str = "hint: `cargo run --release -- hint 04`";
+const HINT_2: &str = "hint: `cargo run --release -- hint 04 2`";
+const HINT_3: &str = "hint: `cargo run --release -- hint 04 3`";
 
 /// A half of the exercise, run with the checks' registry in its `Config`.
 type Half = Box<dyn FnOnce(&Input, &Config) -> Result<Report, PipelineError> + Send>;
@@ -163,8 +176,14 @@ fn tokio_workers_share_the_cache_without_deadlocking() {
     let registry = check(
         "tokio",
         Some(Arc::clone(&cache)),
-        Box::new(move |input, cfg| super::run_tokio(input, cfg, &cache)),
-        &super::TOKIO_SUSPENSIONS,
+        Box::new(move |input, cfg| {
+            let registry = Arc::clone(&cfg.registry);
+            exercise::run_tokio(input, cfg, move |id: String| {
+                let (cache, registry) = (Arc::clone(&cache), Arc::clone(&registry));
+                async move { super::lookup_tokio(&cache, &*registry, &id).await }
+            })
+        }),
+        &TOKIO_SUSPENSIONS,
     );
     let held = registry.held_during_request.load(Ordering::SeqCst);
     assert!(
@@ -186,11 +205,29 @@ fn tokio_workers_share_the_cache_without_deadlocking() {
 
 #[test]
 fn smol_workers_share_the_client_without_deadlocking() {
+    let clients_before = CLIENTS_MADE.load(Ordering::SeqCst);
     check(
         "smol",
         None,
-        Box::new(super::run_smol),
-        &super::SMOL_SUSPENSIONS,
+        Box::new(|input, cfg| {
+            exercise::run_smol(
+                input,
+                cfg,
+                super::new_shared_client,
+                |client: Arc<super::SharedClient>, id: String| async move {
+                    super::lookup_smol(&client, &id).await
+                },
+            )
+        }),
+        &SMOL_SUSPENSIONS,
+    );
+    let clients = CLIENTS_MADE.load(Ordering::SeqCst) - clients_before;
+    assert!(
+        clients == 1,
+        "the smol workers finished, but {clients} registry clients were made: the workers must \
+         share the one client (`new_shared_client`), its connection and its request count — a \
+         client made per look-up needs no lock, because it shares nothing. Keep one client \
+         and change the lock it sits behind. {HINT_3}"
     );
     let lock = std::any::type_name::<super::SharedClient>();
     assert!(
@@ -201,4 +238,88 @@ fn smol_workers_share_the_client_without_deadlocking() {
          Use a lock whose `lock()` is awaited. hint: `cargo run --release -- hint 04 3`"
     );
     assert_clippy_may_look("smol", "lookup_smol");
+}
+
+/// Step 3: the enrich worker and the metrics snapshot, on two threads, share two locks.
+#[test]
+fn order_worker_and_snapshot_agree_on_one_lock_order() {
+    let input = Input::generated(&DatasetSpec {
+        lines: 2_000,
+        ..DatasetSpec::default()
+    });
+    let expected = run_sequential(&input, &Config::default()).expect("the reference runs");
+    let cfg = Config::default();
+    let locks = Arc::new(Locks::default());
+    let (moved_input, moved_cfg, moved_locks) = (input.clone(), cfg.clone(), Arc::clone(&locks));
+    let outcome = run_with_watchdog("order", &cfg.progress, STALL, TEST_DEADLINE, move || {
+        exercise::run_order(
+            &moved_input,
+            &moved_cfg,
+            &moved_locks,
+            super::record_lookup,
+            super::snapshot,
+        )
+    });
+    let (cache_then_stats, stats_then_cache) = locks.orders_seen();
+    let inverted = format!(
+        "the cache was taken while the stats were held {stats_then_cache} times, and the stats \
+         while the cache was held {cache_then_stats} times: two lock orders. The enrich worker \
+         and the snapshot each hold one lock and want the other; when they meet there, both \
+         wait for ever. Pick one order and take the locks in it everywhere"
+    );
+    let (report, run) = match outcome {
+        Outcome::Finished(Ok(finished)) => finished,
+        Outcome::Finished(Err(e)) => panic!("the lock-order run failed: {}", error_chain(&e)),
+        Outcome::Hung { .. } if cache_then_stats > 0 && stats_then_cache > 0 => {
+            panic!("the enrich worker and the snapshot deadlocked: {inverted}. {HINT_2}")
+        }
+        Outcome::Hung { .. } => panic!(
+            "no progress after {STALL:?} in the lock-order run: is a lock never let go? {HINT}"
+        ),
+        Outcome::Panicked(message) => panic!("the lock-order run panicked: {message}"),
+    };
+    assert!(
+        cache_then_stats == 0 || stats_then_cache == 0,
+        "the lock-order run finished this time, but {inverted} (this run was lucky: it did not \
+         hang). {HINT_2}"
+    );
+    let (taken, holding_both) = (run.snapshots.len(), run.snapshots_holding_both);
+    assert!(
+        holding_both == taken,
+        "{} of the {taken} snapshots never held both locks at once: they read one, let go, then \
+         read the other, and in between the worker moves on — such a snapshot mixes two \
+         moments (the cache's size from one, the misses counted from another). Hold both, in \
+         the one order. {HINT_2}",
+        taken - holding_both
+    );
+    let (lookups, recorded_both) = (run.lookups, run.lookups_holding_both);
+    assert!(
+        recorded_both == lookups,
+        "{} of the {lookups} look-ups let go of one lock before taking the other: a snapshot \
+         in between sees a sensor in the cache that the stats have not counted. `record_lookup` \
+         must hold both while it updates them. {HINT_2}",
+        lookups - recorded_both
+    );
+    let torn: Vec<&Snapshot> = run
+        .snapshots
+        .iter()
+        .filter(|s| s.cached_sensors != s.misses)
+        .collect();
+    assert!(
+        torn.is_empty(),
+        "{} snapshots saw the cache and the stats disagree (first: {:?}): each must read both \
+         while it holds both locks. {HINT_2}",
+        torn.len(),
+        torn.first()
+    );
+    assert!(
+        report.text() == expected.text(),
+        "the lock-order run finished, but not with chapter 1's report: expected {} accepted and \
+         {} rejected readings, got {} and {} — does `record_lookup` still return what the cache \
+         (or the registry) said? {HINT}",
+        expected.accepted(),
+        expected.rejected(),
+        report.accepted(),
+        report.rejected()
+    );
 }

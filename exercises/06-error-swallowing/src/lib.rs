@@ -11,6 +11,12 @@
 //!    make the function return `Err(PipelineError::StagePanicked { .. })`. (~7 min)
 //! 3. **smol** — `enrich_all_smol`: the same. Careful: awaiting a smol task that panicked
 //!    re-raises the panic in the awaiter. (~7 min)
+//! 4. **writer** — `write_all_tokio`: the batches go through a channel to a writer task, and
+//!    the writer can fail (disk full) or panic. As shipped, the producer shrugs off every
+//!    failed send and never asks the writer how it ended: it returns `Ok` with nothing
+//!    written. Stop when the writer is gone, and return *its* error, the real reason. (~8 min)
+//!
+//! The runs, the fault plan and the writer are the harness's (`ch06_error_swallowing::exercise`).
 //!
 //! Check: `cargo test -p ex06-error-swallowing` (or `cargo run --release -- check 06`).
 //! Stuck: `cargo run --release -- hint 06`. Don't change the harness or the checks.
@@ -18,17 +24,11 @@
 
 use std::sync::Arc;
 
+use ch06_error_swallowing::exercise::{BatchWork, BatchWriter, Batches, WRITE_QUEUE};
 use ch06_error_swallowing::lookup::batches;
 use instruments::FaultPlan;
-use pipeline::{
-    Aggregator, Config, Enriched, Input, Parsed, PipelineError, Registry, Report, Work,
-    enrich_with, finish,
-};
+use pipeline::{Aggregator, Enriched, Parsed, PipelineError, Registry, enrich_with};
 use smol::Executor;
-
-/// The enrich stage's work on one batch, as the tasks below call it. (The checks swap in a
-/// version with a bug that panics outside the look-up, to see whether anyone notices.)
-pub type BatchWork = Arc<dyn Fn(Vec<Parsed>) -> Vec<Enriched> + Send + Sync>;
 
 // ANCHOR: task_batch
 // TODO(1): a failed look-up makes the reading vanish, and a panicking one takes the caller down.
@@ -105,46 +105,28 @@ pub async fn enrich_all_smol(
 }
 // ANCHOR_END: task_smol
 
-// ---------------------------------------------------------------------------------------------
-// The harness. You should not need to change anything below.
-// ---------------------------------------------------------------------------------------------
-
-/// Which runtime a run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    Tokio,
-    Smol,
-}
-
-/// The pipeline with your enrich stage: `work` is your `enrich_batch` unless the checks swap
-/// in another.
-pub fn run_with(
-    runtime: Runtime,
-    input: &Input,
-    cfg: &Config,
-    work: BatchWork,
-) -> Result<Report, PipelineError> {
-    cfg.validate()?;
-    let sink = cfg.sink.open()?;
-    let Work { lines_read, parts } = Work::split(input, cfg, cfg.worker_threads);
-    let aggregator = match runtime {
-        Runtime::Tokio => {
-            runtimes::tokio_runtime(cfg)?.block_on(enrich_all_tokio(parts, work, cfg.batch_size))?
+// ANCHOR: task_writer
+// TODO(4): every failed send is shrugged off, and how the writer ended is never asked. When
+// the writer is gone, a send fails: stop there. Then the writer's handle says why it stopped.
+pub async fn write_all_tokio(
+    batches: Batches,
+    mut writer: BatchWriter,
+) -> Result<(), PipelineError> {
+    let (to_writer, mut from_producer) = tokio::sync::mpsc::channel::<Vec<Enriched>>(WRITE_QUEUE);
+    let writing = tokio::spawn(async move {
+        while let Some(batch) = from_producer.recv().await {
+            writer.write(batch)?;
         }
-        Runtime::Smol => {
-            runtimes::with_smol_executor(cfg.worker_threads, "ex06-smol-worker", |executor| {
-                smol::block_on(enrich_all_smol(executor, parts, work, cfg.batch_size))
-            })?
-        }
-    };
-    finish(lines_read, aggregator, sink)
+        Ok::<(), PipelineError>(())
+    });
+    for batch in batches {
+        let _ = to_writer.send(batch).await;
+    }
+    drop(to_writer);
+    let _ = writing.await;
+    Ok(())
 }
-
-/// Your `enrich_batch` against `cfg.registry` under `plan`.
-pub fn your_work(cfg: &Config, plan: &FaultPlan) -> BatchWork {
-    let (registry, plan) = (Arc::clone(&cfg.registry), plan.clone());
-    Arc::new(move |batch| enrich_batch(batch, &*registry, &plan))
-}
+// ANCHOR_END: task_writer
 
 // The checks: one file, shared with the solution crate (its `tests` folder links to this one).
 #[cfg(test)]

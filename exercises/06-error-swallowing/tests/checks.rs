@@ -1,6 +1,8 @@
 //! Exercise 06's checks: under the chapter's fault plan every reading must be accounted for,
-//! and a task that dies must make the run fail, in tokio and in smol. Each run is under a
-//! deadline, so nothing here can hang a session.
+//! and a task that dies must make the run fail, in tokio and in smol. Step 4's writer fails (an
+//! I/O error, then a panic) part-way: the producer must stop taking batches soon after, and
+//! return the writer's own error. Each run is under a deadline, so nothing here can hang a
+//! session.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -12,10 +14,15 @@ use instruments::FaultPlan;
 use pipeline::{Config, Input, PipelineError, RejectReason, Report, error_chain, parse_batch};
 use testkit::{LineBalance, Outcome, run_with_deadline};
 
-use super::{BatchWork, Runtime, enrich_batch, run_with, your_work};
+use ch06_error_swallowing::exercise::{
+    self, BatchWork, DISK_FULL, Runtime, WRITE_QUEUE, WriterFault, WriterRun,
+};
+
+use super::enrich_batch;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const HINT: &str = "hint: `cargo run --release -- hint 06`";
+const HINT_2: &str = "hint: `cargo run --release -- hint 06 2`";
 
 fn setup() -> (Input, Config, FaultPlan, Report) {
     let input = chapter_input();
@@ -33,6 +40,28 @@ fn count(report: &Report, reason: RejectReason) -> usize {
         .iter()
         .filter(|r| r.reason == reason)
         .count()
+}
+
+/// The learner's enrich stage, run by the harness on `runtime`.
+fn run_with(
+    runtime: Runtime,
+    input: &Input,
+    cfg: &Config,
+    work: BatchWork,
+) -> Result<Report, PipelineError> {
+    match runtime {
+        Runtime::Tokio => exercise::run_tokio(input, cfg, work, |rt, parts, work, batch_size| {
+            rt.block_on(super::enrich_all_tokio(parts, work, batch_size))
+        }),
+        Runtime::Smol => exercise::run_smol(input, cfg, work, |ex, parts, work, batch_size| {
+            smol::block_on(super::enrich_all_smol(ex, parts, work, batch_size))
+        }),
+    }
+}
+
+/// The learner's `enrich_batch` against `cfg.registry` under `plan`.
+fn your_work(cfg: &Config, plan: &FaultPlan) -> BatchWork {
+    exercise::batch_work(cfg, plan, enrich_batch)
 }
 
 fn run(
@@ -166,4 +195,108 @@ fn smol_delivers_every_reading() {
 #[test]
 fn smol_reports_a_task_that_dies() {
     reports_a_task_that_dies(Runtime::Smol);
+}
+
+/// Step 4: the learner's producer and writer, the writer failing as `fault` says.
+fn run_writer(fault: WriterFault) -> WriterRun {
+    let input = Input::generated(&pipeline::DatasetSpec {
+        lines: 2_000,
+        ..pipeline::DatasetSpec::default()
+    });
+    let cfg = Config {
+        batch_size: 50,
+        ..Config::default()
+    };
+    let outcome = run_with_deadline("exercise 06, writer", DEADLINE, move || {
+        exercise::run_writer(&input, &cfg, fault, |rt, batches, writer| {
+            rt.block_on(super::write_all_tokio(batches, writer))
+        })
+    });
+    match outcome {
+        Outcome::Panicked(message) => panic!(
+            "the writer run ({fault:?}) panicked (\"{message}\") instead of returning an \
+             error: whatever went wrong in the writer task must come back as an `Err`, not \
+             as a panic of the function that started it. {HINT_2}"
+        ),
+        outcome => outcome
+            .expect_finished("the writer run")
+            .expect("the writer run starts"),
+    }
+}
+
+/// The batch the writer fails at, and the most batches a producer that stops at the first
+/// failed send can have taken: those the writer got, a full channel, and the one whose send
+/// failed.
+const FAILS_AT: usize = 10;
+const MOST_TAKEN: usize = FAILS_AT + WRITE_QUEUE + 1;
+
+#[test]
+fn writer_healthy_run_writes_everything() {
+    let WriterRun {
+        result,
+        total,
+        written,
+        ..
+    } = run_writer(WriterFault::None);
+    if let Err(e) = result {
+        panic!(
+            "the writer never fails in this run, yet the function returned `{}`. {HINT_2}",
+            error_chain(&e)
+        );
+    }
+    assert!(
+        written == total,
+        "the writer wrote {written} of the {total} batches in a run where nothing fails: \
+         every batch must reach it. {HINT_2}"
+    );
+}
+
+#[test]
+fn writer_failure_is_returned_not_swallowed() {
+    let WriterRun {
+        result,
+        total,
+        taken,
+        written,
+    } = run_writer(WriterFault::FailsAt(FAILS_AT));
+    match &result {
+        Ok(()) => panic!(
+            "the writer failed at batch {FAILS_AT} (disk full) and wrote {written} of {total} \
+             batches, yet the function returned Ok: the error was swallowed. A failed send \
+             says the writer is gone; its handle says why. {HINT_2}"
+        ),
+        Err(e) => assert!(
+            matches!(e, PipelineError::WriteOutput { .. }) && error_chain(e).contains(DISK_FULL),
+            "the writer failed with \"{DISK_FULL}\", but the function returned `{}`: an error, \
+             but not the reason. The closed channel is a symptom; return the writer's own error, \
+             from its handle. {HINT_2}",
+            error_chain(e)
+        ),
+    }
+    assert!(
+        taken <= MOST_TAKEN,
+        "the writer stopped at batch {FAILS_AT}, but the producer went on to take {taken} of \
+         the {total} batches (a producer that stops at the first failed send takes at most \
+         {MOST_TAKEN}): each send after that failed, and nobody looked. Stop at the first \
+         failed send. {HINT_2}"
+    );
+}
+
+#[test]
+fn writer_panic_is_returned_as_an_error() {
+    let WriterRun { result, total, .. } = run_writer(WriterFault::PanicsAt(FAILS_AT));
+    match result {
+        Err(PipelineError::StagePanicked { .. }) => {}
+        Err(other) => panic!(
+            "the writer panicked at batch {FAILS_AT}, and the function failed, but with `{}` — \
+             expected `PipelineError::StagePanicked`: the handle's `JoinError` is the panic. \
+             {HINT_2}",
+            error_chain(&other)
+        ),
+        Ok(()) => panic!(
+            "the writer panicked at batch {FAILS_AT} of {total}, yet the function returned Ok: \
+             the panic died with the task, unheard. Await the writer's handle and turn a \
+             `JoinError` into `PipelineError::StagePanicked`. {HINT_2}"
+        ),
+    }
 }

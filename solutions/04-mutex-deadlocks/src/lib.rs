@@ -1,38 +1,28 @@
 //! # Exercise 04 — the cache that deadlocks (chapter 4): SOLUTION
 //!
-//! Two enrich workers share a cache of registry answers, and the harness at the bottom of this
-//! file runs them on ONE thread, as `#[tokio::test]` or `block_on` would. As shipped, they
-//! deadlock. Two tasks, about ten minutes each:
+//! Two enrich workers share a cache of registry answers, and the harness
+//! (`ch04_mutex_deadlocks::exercise`) runs them on ONE thread, as `#[tokio::test]` or
+//! `block_on` would. As shipped, they deadlock. Three tasks:
 //!
 //! 1. **tokio** — `lookup_tokio`: the cache is a `std::sync::Mutex`. Keep it, and change the
-//!    code so that no guard is alive at the `.await`.
+//!    code so that no guard is alive at the `.await`. (~6 min)
 //! 2. **smol** — `lookup_smol`: here the registry *client* sits behind the lock, and its
 //!    `lookup` needs `&mut self` across its own `.await`, so you cannot let go of the lock in
-//!    the middle. Change the lock instead.
+//!    the middle. Change the lock instead; the workers still share one client. (~6 min)
+//! 3. **lock order** — `record_lookup` and `snapshot`: on two threads now, an enrich worker
+//!    records each look-up in the cache and in the stats, and a metrics snapshot reads both.
+//!    Each takes both locks, and they do not agree in which order. Make them agree, and keep
+//!    the snapshot consistent: it must hold both locks at once. (~10 min)
 //!
 //! Check: `cargo test -p ex04-mutex-deadlocks` (or `cargo run --release -- check 04`).
 //! Stuck: `cargo run --release -- hint 04`. Don't change the harness or the checks.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pipeline::{
-    Aggregator, Config, Input, LookupError, Parsed, PipelineError, Progress, Registry, Report,
-    SensorInfo, Work, enrich_with, finish,
-};
-
-/// A registry answer, as the cache keeps it.
-pub type Lookup = Result<SensorInfo, LookupError>;
-/// The shared cache: sensor id → registry answer.
-pub type SensorCache = HashMap<String, Lookup>;
-
-/// The registry as the I/O it stands for: one suspension point, then the answer.
-pub async fn registry_lookup(registry: &dyn Registry, sensor_id: &str) -> Lookup {
-    futures_lite::future::yield_now().await;
-    registry.lookup(sensor_id)
-}
+use ch04_mutex_deadlocks::cache::{Lookup, SensorCache, registry_lookup};
+use ch04_mutex_deadlocks::exercise::{Locks, RegistryClient, Snapshot};
+use pipeline::Registry;
 
 // ANCHOR: solution_tokio
 /// Looks `sensor_id` up through the shared cache. Each guard is a temporary that dies at the
@@ -60,32 +50,6 @@ pub async fn lookup_tokio(
 }
 // ANCHOR_END: solution_tokio
 
-/// A registry client that keeps state between requests (think: a connection), so a look-up
-/// needs `&mut self`, across its `.await`.
-pub struct RegistryClient {
-    registry: Arc<dyn Registry>,
-    requests: u64,
-}
-
-impl RegistryClient {
-    pub fn new(registry: Arc<dyn Registry>) -> Self {
-        RegistryClient {
-            registry,
-            requests: 0,
-        }
-    }
-
-    pub async fn lookup(&mut self, sensor_id: &str) -> Lookup {
-        self.requests += 1;
-        futures_lite::future::yield_now().await;
-        self.registry.lookup(sensor_id)
-    }
-
-    pub fn requests(&self) -> u64 {
-        self.requests
-    }
-}
-
 // ANCHOR: solution_smol
 /// The registry client every smol worker shares, behind an async lock: a task waiting for it
 /// is suspended, not blocking the thread, so the holder can finish its `.await` and let go.
@@ -101,112 +65,38 @@ pub async fn lookup_smol(client: &SharedClient, sensor_id: &str) -> Lookup {
 }
 // ANCHOR_END: solution_smol
 
-// ---------------------------------------------------------------------------------------------
-// The harness: two workers on one thread. You should not need to change anything below.
-// ---------------------------------------------------------------------------------------------
+// ANCHOR: solution_order
+// One lock order for the two locks: the cache, then the stats. Both functions take them in it,
+// so neither can hold the stats while it waits for the cache, and no cycle of waits can form.
 
-/// tokio: a current-thread runtime, the two workers joined with `tokio::join!`. The cache is
-/// the caller's (the checks look into it while a registry request is in flight).
-pub fn run_tokio(
-    input: &Input,
-    cfg: &Config,
-    cache: &Mutex<SensorCache>,
-) -> Result<Report, PipelineError> {
-    let sink = cfg.sink.open()?;
-    let Work { lines_read, parts } = Work::split(input, cfg, 2);
-    let [first, second]: [Vec<Parsed>; 2] = parts.try_into().expect("two parts");
-    let registry = &*cfg.registry;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| PipelineError::Start {
-            what: "a tokio current-thread runtime",
-            source,
-        })?;
-    let (first, second) = runtime.block_on(async {
-        let worker = |records: Vec<Parsed>| {
-            enrich(
-                records,
-                &cfg.progress,
-                &TOKIO_SUSPENSIONS,
-                move |id| async move { lookup_tokio(cache, registry, &id).await },
-            )
-        };
-        tokio::join!(worker(first), worker(second))
-    });
-    finish(lines_read, merge(first, second), sink)
-}
-
-/// smol: `smol::block_on`, the two workers joined with `zip`.
-pub fn run_smol(input: &Input, cfg: &Config) -> Result<Report, PipelineError> {
-    let sink = cfg.sink.open()?;
-    let Work { lines_read, parts } = Work::split(input, cfg, 2);
-    let [first, second]: [Vec<Parsed>; 2] = parts.try_into().expect("two parts");
-    let client = new_shared_client(Arc::clone(&cfg.registry));
-    let (first, second) = smol::block_on(async {
-        let worker = |records: Vec<Parsed>| {
-            let client = &client;
-            enrich(
-                records,
-                &cfg.progress,
-                &SMOL_SUSPENSIONS,
-                move |id| async move { lookup_smol(client, &id).await },
-            )
-        };
-        futures_lite::future::zip(worker(first), worker(second)).await
-    });
-    finish(lines_read, merge(first, second), sink)
-}
-
-/// How often a look-up gave the executor back (returned `Pending`) in each half. A look-up
-/// that never does — one that blocks the thread until its answer is in — cannot deadlock, but
-/// it stops everything else on the thread: the checks ask for real `.await`s.
-pub static TOKIO_SUSPENSIONS: AtomicUsize = AtomicUsize::new(0);
-pub static SMOL_SUSPENSIONS: AtomicUsize = AtomicUsize::new(0);
-
-/// One worker: looks every reading up with `lookup`, aggregates what it enriched.
-async fn enrich<F, Fut>(
-    records: Vec<Parsed>,
-    progress: &Progress,
-    suspensions: &AtomicUsize,
-    lookup: F,
-) -> Aggregator
-where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = Lookup>,
-{
-    let mut aggregator = Aggregator::new();
-    for record in records {
-        let enriched = match record {
-            Ok(reading) => {
-                let found = counting_pending(lookup(reading.sensor_id.clone()), suspensions).await;
-                enrich_with(reading, found)
-            }
-            Err(rejection) => Err(rejection),
-        };
-        aggregator.add(enriched);
-        progress.add(1);
-    }
-    aggregator
-}
-
-/// Awaits `future`, counting every time it returns `Pending` to the executor.
-async fn counting_pending<F: Future>(future: F, pendings: &AtomicUsize) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| {
-        let poll = future.as_mut().poll(cx);
-        if poll.is_pending() {
-            pendings.fetch_add(1, Ordering::Relaxed);
+/// The enrich worker's look-up: through the cache, then counted in the stats, both under the
+/// cache lock so the stats never disagree with the cache.
+pub fn record_lookup(locks: &Locks, registry: &dyn Registry, sensor_id: &str) -> Lookup {
+    let mut cache = locks.cache();
+    let (found, missed) = match cache.get(sensor_id) {
+        Some(hit) => (hit.clone(), false),
+        None => {
+            let found = registry.lookup(sensor_id);
+            cache.insert(sensor_id.to_owned(), found.clone());
+            (found, true)
         }
-        poll
-    })
-    .await
+    };
+    let mut stats = locks.stats();
+    stats.record(&found, missed);
+    found
 }
 
-fn merge(mut first: Aggregator, second: Aggregator) -> Aggregator {
-    first.merge(second);
-    first
+/// The metrics snapshot, in the worker's order: cache, then stats. Both are held while it
+/// reads, so the two numbers are from one moment.
+pub fn snapshot(locks: &Locks) -> Snapshot {
+    let cache = locks.cache();
+    let stats = locks.stats();
+    Snapshot {
+        cached_sensors: cache.len(),
+        misses: stats.misses,
+    }
 }
+// ANCHOR_END: solution_order
 
 // The checks: one file, shared with the solution crate (its `tests` folder links to this one).
 #[cfg(test)]

@@ -2,64 +2,34 @@
 //!
 //! The registry takes a few milliseconds per look-up and refuses requests past its capacity
 //! (32 at once). The two functions below start a look-up for every reading at once, so the
-//! registry refuses most of them. Give each a limit: at most `limit` look-ups in flight.
+//! registry refuses most of them. Give each a limit: at most `limit` look-ups in flight, and
+//! `limit` of them kept busy — when one look-up is slow, the others' slots go on.
 //!
 //! 1. **tokio** — `enrich_all_tokio`: the tasks may stay tasks; a `tokio::sync::Semaphore`
-//!    is the usual tool. Hold the permit for as long as the look-up runs. (~10 min)
+//!    is the usual tool. Hold the permit for as long as the look-up runs. (~8 min)
 //! 2. **smol** — `enrich_all_smol`: do it without spawning at all: `futures::StreamExt` has
-//!    `buffer_unordered` and `for_each_concurrent`. (~10 min)
+//!    `buffer_unordered` and `for_each_concurrent`. (~7 min)
+//! 3. **stop** — `enrich_until_stopped_async_std` and `enrich_until_stopped_smol`: the same
+//!    bounded fan-out, with spawned tasks, that must stop taking readings when asked. The
+//!    two are written alike and break differently: dropping an async-std `JoinHandle` lets its
+//!    task run on unobserved, dropping a smol `Task` cancels it. On a stop, nothing may be
+//!    left running and nothing taken may be lost. (~10 min)
+//!
+//! The readings, the look-ups and the runs are the harness's (`ch05_unbounded_spawning::exercise`).
 //!
 //! Check: `cargo test -p ex05-unbounded-spawning` (or `cargo run --release -- check 05`).
 //! Stuck: `cargo run --release -- hint 05`. Don't change the harness or the checks.
 #![forbid(unsafe_code)]
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use ch05_unbounded_spawning::registry::{REGISTRY_LATENCY, SlowRegistry, TASKS_IN_FLIGHT};
-use instruments::{InFlight, Signals};
-use pipeline::{
-    Aggregator, Config, Enriched, Input, Parsed, PipelineError, Progress, Report, Work,
-    enrich_with, finish,
+use ch05_unbounded_spawning::exercise::{
+    Records, Stop, lookup_async_std, lookup_smol, lookup_tokio,
 };
+use ch05_unbounded_spawning::registry::SlowRegistry;
+use pipeline::{Aggregator, Progress};
 use smol::Executor;
-
-/// A reading on its way through the enrich stage. It counts as in flight from the moment your
-/// code takes it out of `records` until its look-up is done.
-pub struct Record {
-    parsed: Parsed,
-    _in_flight: InFlight,
-}
-
-/// The readings, handed out one at a time, as your code asks for them.
-pub type Records = Box<dyn Iterator<Item = Record> + Send>;
-
-/// One look-up, on tokio's timer: the registry may refuse it; if not, wait, then answer.
-pub async fn lookup_tokio(record: Record, registry: &SlowRegistry) -> Enriched {
-    let Record { parsed, _in_flight } = record;
-    let reading = parsed?;
-    let found = match registry.admit() {
-        Ok(ticket) => {
-            tokio::time::sleep(registry.latency()).await;
-            ticket.answer(&reading.sensor_id)
-        }
-        Err(refused) => Err(refused),
-    };
-    enrich_with(reading, found)
-}
-
-/// One look-up, on smol's timer.
-pub async fn lookup_smol(record: Record, registry: &SlowRegistry) -> Enriched {
-    let Record { parsed, _in_flight } = record;
-    let reading = parsed?;
-    let found = match registry.admit() {
-        Ok(ticket) => {
-            smol::Timer::after(registry.latency()).await;
-            ticket.answer(&reading.sensor_id)
-        }
-        Err(refused) => Err(refused),
-    };
-    enrich_with(reading, found)
-}
 
 // ANCHOR: solution_tokio
 /// At most `limit` look-ups in flight: a task takes a permit before it starts and gives it back
@@ -120,63 +90,77 @@ pub async fn enrich_all_smol(
 }
 // ANCHOR_END: solution_smol
 
-// ---------------------------------------------------------------------------------------------
-// The harness. You should not need to change anything below.
-// ---------------------------------------------------------------------------------------------
-
-/// tokio: a multi-thread runtime with `cfg.worker_threads` workers.
-pub fn run_tokio(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    let (sink, lines_read, parsed, registry) = prepare(input, cfg, signals)?;
-    let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
-    let records: Records = Box::new(parsed.into_iter().map(move |parsed| Record {
-        parsed,
-        _in_flight: in_flight.enter(),
-    }));
-    let runtime = runtimes::tokio_runtime(cfg)?;
-    let aggregator = runtime.block_on(enrich_all_tokio(
-        records,
-        registry,
-        cfg.concurrency,
-        &cfg.progress,
-    ));
-    finish(lines_read, aggregator, sink)
+// ANCHOR: solution_stop_async_std
+/// On a stop, take no more readings, but finish every look-up already started and count it:
+/// `break` to the loop below that awaits the handles. Returning with them in flight would leave
+/// them running unobserved (async-std: dropping a `JoinHandle` detaches the task)
+/// and lose their readings.
+pub async fn enrich_until_stopped_async_std(
+    mut records: Records,
+    registry: Arc<SlowRegistry>,
+    limit: usize,
+    stop: Stop,
+    progress: &Progress,
+) -> Aggregator {
+    let mut in_flight = VecDeque::new();
+    let mut aggregator = Aggregator::new();
+    loop {
+        if stop.requested() {
+            break; // take no more; the look-ups in flight are finished below
+        }
+        let Some(record) = records.next() else { break };
+        if in_flight.len() == limit {
+            let oldest: async_std::task::JoinHandle<_> = in_flight.pop_front().expect("limit > 0");
+            aggregator.add(oldest.await);
+            progress.add(1);
+        }
+        let registry = Arc::clone(&registry);
+        in_flight.push_back(async_std::task::spawn(async move {
+            lookup_async_std(record, &registry).await
+        }));
+    }
+    for task in in_flight {
+        aggregator.add(task.await);
+        progress.add(1);
+    }
+    aggregator
 }
+// ANCHOR_END: solution_stop_async_std
 
-/// smol: an `Executor` driven by `cfg.worker_threads` threads.
-pub fn run_smol(input: &Input, cfg: &Config, signals: &Signals) -> Result<Report, PipelineError> {
-    let (sink, lines_read, parsed, registry) = prepare(input, cfg, signals)?;
-    let in_flight = signals.gauge(TASKS_IN_FLIGHT).clone();
-    let records: Records = Box::new(parsed.into_iter().map(move |parsed| Record {
-        parsed,
-        _in_flight: in_flight.enter(),
-    }));
-    let aggregator =
-        runtimes::with_smol_executor(cfg.worker_threads, "ex05-smol-worker", |executor| {
-            Ok(smol::block_on(enrich_all_smol(
-                executor,
-                records,
-                registry,
-                cfg.concurrency,
-                &cfg.progress,
-            )))
-        })?;
-    finish(lines_read, aggregator, sink)
+// ANCHOR: solution_stop_smol
+/// The same fix as async-std's, for the opposite reason: dropping a smol `Task` cancels it, so
+/// returning with tasks in flight would silently cancel the look-ups they had started and lose
+/// their readings. On a stop, `break` and await them all.
+pub async fn enrich_until_stopped_smol(
+    executor: &Executor<'static>,
+    mut records: Records,
+    registry: Arc<SlowRegistry>,
+    limit: usize,
+    stop: Stop,
+    progress: &Progress,
+) -> Aggregator {
+    let mut in_flight = VecDeque::new();
+    let mut aggregator = Aggregator::new();
+    loop {
+        if stop.requested() {
+            break; // take no more; the look-ups in flight are finished below
+        }
+        let Some(record) = records.next() else { break };
+        if in_flight.len() == limit {
+            let oldest: smol::Task<_> = in_flight.pop_front().expect("limit > 0");
+            aggregator.add(oldest.await);
+            progress.add(1);
+        }
+        let registry = Arc::clone(&registry);
+        in_flight.push_back(executor.spawn(async move { lookup_smol(record, &registry).await }));
+    }
+    for task in in_flight {
+        aggregator.add(task.await);
+        progress.add(1);
+    }
+    aggregator
 }
-
-type Prepared = (Box<dyn pipeline::Sink>, u64, Vec<Parsed>, Arc<SlowRegistry>);
-
-fn prepare(input: &Input, cfg: &Config, signals: &Signals) -> Result<Prepared, PipelineError> {
-    cfg.validate()?;
-    let sink = cfg.sink.open()?;
-    let Work { lines_read, parts } = Work::split(input, cfg, 1);
-    let records = parts.into_iter().flatten().collect();
-    let registry = Arc::new(SlowRegistry::new(
-        Arc::clone(&cfg.registry),
-        REGISTRY_LATENCY,
-        signals,
-    ));
-    Ok((sink, lines_read, records, registry))
-}
+// ANCHOR_END: solution_stop_smol
 
 // The checks: one file, shared with the solution crate (its `tests` folder links to this one).
 #[cfg(test)]
