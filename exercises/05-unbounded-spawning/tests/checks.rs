@@ -107,6 +107,7 @@ fn tokio_stays_within_the_limit() {
             cfg,
             signals,
             |runtime, records, registry, limit, progress| {
+                // deadline: `check` runs this through `run_demo`, under its stall watchdog
                 runtime.block_on(super::enrich_all_tokio(records, registry, limit, progress))
             },
         )
@@ -121,6 +122,7 @@ fn smol_stays_within_the_limit() {
             cfg,
             signals,
             |executor, records, registry, limit, progress| {
+                // deadline: `check` runs this through `run_demo`, under its stall watchdog
                 smol::block_on(super::enrich_all_smol(
                     executor, records, registry, limit, progress,
                 ))

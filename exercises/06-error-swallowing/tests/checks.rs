@@ -51,9 +51,11 @@ fn run_with(
 ) -> Result<Report, PipelineError> {
     match runtime {
         Runtime::Tokio => exercise::run_tokio(input, cfg, work, |rt, parts, work, batch_size| {
+            // deadline: every caller runs `run_with` inside `run_with_deadline`
             rt.block_on(super::enrich_all_tokio(parts, work, batch_size))
         }),
         Runtime::Smol => exercise::run_smol(input, cfg, work, |ex, parts, work, batch_size| {
+            // deadline: every caller runs `run_with` inside `run_with_deadline`
             smol::block_on(super::enrich_all_smol(ex, parts, work, batch_size))
         }),
     }
