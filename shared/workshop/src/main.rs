@@ -191,6 +191,10 @@ enum Command {
         /// Write the files here instead of the book's `src/generated/`.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Measure nothing: say which cells of two runs' tables (two `--out` directories)
+        /// moved by more than their spread.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with_all = ["quick", "only", "out"])]
+        compare: Option<Vec<PathBuf>>,
     },
     /// Write a seeded dataset (some lines malformed on purpose) to a file.
     Generate {
@@ -373,9 +377,17 @@ fn main() -> ExitCode {
         Some(Command::Check { id, watch: true }) => exercises::watch(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, usize::from(n)),
         Some(Command::Doctor) => doctor::doctor(),
-        Some(Command::Bench { quick, only, out }) => {
-            bench::bench(&bench::BenchOptions { quick, only, out })
-        }
+        Some(Command::Bench {
+            quick,
+            only,
+            out,
+            compare,
+        }) => bench::bench(&bench::BenchOptions {
+            quick,
+            only,
+            out,
+            compare: compare.map(|dirs| (dirs[0].clone(), dirs[1].clone())),
+        }),
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
             output,
             spec: dataset.spec(),
