@@ -40,6 +40,10 @@ impl Transport {
 struct Cell {
     /// Achieved requests/s.
     rates: Sample,
+    /// Requests/s in the steady state (before the last number was handed out).
+    steady: Sample,
+    /// The whole machine's busy share in the window, %.
+    machine_busy: Sample,
     /// The mean latency the workers saw, in seconds.
     means: Sample,
     /// Spawning the C workers until all were at the start line, in seconds.
@@ -96,6 +100,7 @@ fn measure(
         let outcome = load::run(variant, plan)?;
         let cell = &mut cells[i];
         cell.rates.push(outcome.per_second());
+        cell.steady.push(outcome.steady_per_second);
         cell.means.push(outcome.latencies.mean() / 1e6);
         cell.setups.push(outcome.setup.as_secs_f64());
         if let Some(cpu) = outcome.cpu.filter(|c| c.span >= CPU_WINDOW) {
@@ -103,6 +108,7 @@ fn measure(
                 .push(cpu.client_percent(ctx.provenance.cores));
             cell.server_cpu
                 .push(cpu.server_percent(ctx.provenance.cores));
+            cell.machine_busy.push(cpu.machine_busy);
         }
         let lab = plan.requests as f64 * calibration[i].median();
         cell.overhead = cell
@@ -119,7 +125,8 @@ fn measure(
 fn calibrate(ctx: &Ctx, step: &mut Step, repeats: usize) -> anyhow::Result<Vec<Sample>> {
     let plan = Plan {
         concurrency: 1,
-        requests: if ctx.quick { 50_000 } else { 200_000 },
+        // Long enough (~0.1 s) that one late wake-up of the worker does not dominate it.
+        requests: if ctx.quick { 1_000_000 } else { 2_000_000 },
         target: Target::Nothing,
     };
     let mut per_request = vec![Sample::new(); Variant::ALL.len()];
@@ -324,7 +331,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             .map(|i| {
                 points
                     .iter()
-                    .filter(|p| p.concurrency == concurrency)
+                    .filter(|p| {
+                        p.transport == Transport::InProcess
+                            && p.latency == LATENCIES[1]
+                            && p.concurrency == concurrency
+                    })
                     .flat_map(|p| p.cells[i].setups.values().iter().copied())
                     .collect()
             })
@@ -345,10 +356,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                 return "—".to_string();
             }
             let client = c.client_cpu.cell(&format!("{:.0}%", c.client_cpu.median()));
+            let machine = format!("machine {:.0}%", c.machine_busy.median());
             match p.transport {
-                Transport::InProcess => client,
+                Transport::InProcess => format!("{client} ({machine})"),
                 Transport::Http => format!(
-                    "client {client}, server {}",
+                    "client {client}, server {} ({machine})",
                     c.server_cpu.cell(&format!("{:.0}%", c.server_cpu.median()))
                 ),
             }
@@ -407,14 +419,15 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     doc.table(&adjusted);
     doc.text(
         "Set-up, outside the timed window: from the first spawn until all C workers waited at \
-         the start line (threads for sync, tasks for the others), median over every run at \
-         that C.",
+         the start line (threads for sync, tasks for the others), in-process at 50 ms.",
     );
     doc.table(&setup);
     doc.text(&format!(
         "CPU use in the timed window (user + system time over wall time × {} cores, from \
          `/proc`'s 10 ms ticks; — where the window was under {} ms). Over HTTP the registry \
-         service runs in the same process: its threads are counted apart.",
+         service runs in the same process: its threads are counted apart. In brackets, how \
+         busy the whole machine was (every process, `/proc/stat`): a model is machine-bound \
+         only where that nears 100%.",
         ctx.provenance.cores,
         CPU_WINDOW.as_millis()
     ));
@@ -437,7 +450,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             &fixed
                 .cells
                 .iter()
-                .map(|c| c.rates.clone())
+                .map(|c| c.steady.clone())
                 .collect::<Vec<_>>(),
             |s| s.cell(&format!("{:.0}%", s.median() / limit * 100.0)),
         );
@@ -446,14 +459,16 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             "uniform 10-90 ms".into(),
             &variable_cells
                 .iter()
-                .map(|c| c.rates.clone())
+                .map(|c| c.steady.clone())
                 .collect::<Vec<_>>(),
             |s| s.cell(&format!("{:.0}%", s.median() / limit * 100.0)),
         );
         doc.text(
             "Latency variability: the share of Little's limit with every wait 50 ms, and with \
-             waits drawn uniformly from 10-90 ms (the same mean). The ± is the runs' spread of \
-             the rate.",
+             waits drawn uniformly from 10-90 ms (the same mean), in the steady state: answers \
+             received until the last request number was handed out, over that time (the drain \
+             after it lasts as long as the slowest last wait, which variability lengthens by \
+             itself). The ± is the runs' spread of the rate.",
         );
         doc.table(&table);
         out_variability = Some(super::claims::Variability {
@@ -462,21 +477,21 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             fixed: fixed
                 .cells
                 .iter()
-                .map(|c| c.rates.median() / limit * 100.0)
+                .map(|c| c.steady.median() / limit * 100.0)
                 .collect(),
             variable: variable_cells
                 .iter()
-                .map(|c| c.rates.median() / limit * 100.0)
+                .map(|c| c.steady.median() / limit * 100.0)
                 .collect(),
             spread: fixed
                 .cells
                 .iter()
                 .zip(&variable_cells)
                 .map(|(a, b)| {
-                    a.rates
+                    a.steady
                         .spread_percent()
                         .unwrap_or(0.0)
-                        .max(b.rates.spread_percent().unwrap_or(0.0))
+                        .max(b.steady.spread_percent().unwrap_or(0.0))
                 })
                 .collect(),
         });

@@ -75,6 +75,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             count,
             thread_rss: thread.rss_per_unit_bytes,
             thread_virtual: thread.virtual_per_unit_bytes,
+            thread_stack: thread
+                .thread_stack_bytes
+                .map_or(thread.virtual_per_unit_bytes, |b| b as f64),
             tasks: rows
                 .iter()
                 .filter(|r| r.variant != Variant::Sync)

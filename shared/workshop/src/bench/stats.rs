@@ -89,7 +89,7 @@ impl FromIterator<f64> for Sample {
 }
 
 /// The seed every group shuffles with: the same order on every run of the lab.
-pub const SEED: u64 = 0x5eed_1ab;
+pub const SEED: u64 = 0x05ee_d1ab;
 
 /// The order of `items` things (0..items) in repeat `repeat`: a Fisher-Yates shuffle driven by
 /// a SplitMix64 stream seeded with (`seed`, `repeat`). Every thing appears once per repeat, the

@@ -126,9 +126,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     doc.text(&stats::legend());
     doc.text(&format!(
         "The floor: the same work on one thread with no channels (`pipeline::run_sequential`) \
-         moved {}/s. Each variant's efficiency against {cores} cores × that floor ({}/s), \
+         moved {}. Each variant's efficiency against {cores} cores × that floor ({}/s), \
          what the cores could do if the stages shared them perfectly:",
-        floor.cell(&rate(floor.median())),
+        floor.cell(&format!("{}/s", rate(floor.median()))),
         rate(ceiling)
     ));
     doc.table(&efficiency);

@@ -61,6 +61,10 @@ pub struct Outcome {
     /// part of it the in-process registry service's threads used (`None` where `/proc` is not
     /// there).
     pub cpu: Option<CpuUse>,
+    /// The steady state: answers received before the last request number was handed out,
+    /// over the time until then — the rate while all C were busy, without the drain at the end
+    /// (where fewer than C are in flight, for as long as the slowest last request takes).
+    pub steady_per_second: f64,
     /// Every request's latency as its worker saw it, in microseconds.
     pub latencies: Histogram<u64>,
     /// Requests that got no usable answer (a refused connection, a 5xx): reported, never
@@ -82,6 +86,8 @@ pub struct CpuUse {
     pub process: Duration,
     /// User + system time of the registry service's threads (named `registry-service`).
     pub server: Duration,
+    /// The whole machine's busy share over the span, every process's (`/proc/stat`), in %.
+    pub machine_busy: f64,
 }
 
 impl CpuUse {
@@ -125,6 +131,10 @@ pub struct Requests {
     started: OnceLock<Instant>,
     /// The latest answer so far, in ns after `started`: the window's end.
     last: AtomicU64,
+    /// When the last number was handed out, in ns after `started` (0 until then), and the
+    /// answers received before it.
+    exhausted: AtomicU64,
+    answered_before: AtomicU64,
     /// Workers waiting at the start line.
     ready: AtomicUsize,
     workers: usize,
@@ -142,6 +152,8 @@ impl Requests {
             slots: (0..plan.requests).map(|_| AtomicU64::new(0)).collect(),
             started: OnceLock::new(),
             last: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
+            answered_before: AtomicU64::new(0),
             ready: AtomicUsize::new(0),
             workers: plan.concurrency,
             all_ready: smol::channel::bounded(1),
@@ -197,7 +209,23 @@ impl Requests {
     /// The next request's number, or `None` when all have been handed out.
     pub fn next(&self) -> Option<u64> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if n + 1 == self.total {
+            // The last number: from here on, fewer than C will be in flight.
+            let since = self.since_start(Instant::now());
+            let _ = self.exhausted.compare_exchange(
+                0,
+                since.max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
         (n < self.total).then_some(n)
+    }
+
+    fn since_start(&self, now: Instant) -> u64 {
+        self.started
+            .get()
+            .map_or(0, |started| now.duration_since(*started).as_nanos() as u64)
     }
 
     /// Records request `n`, asked at `asked`: its latency if `answered`, else a failure.
@@ -209,10 +237,11 @@ impl Requests {
             FAILED
         };
         self.slots[n as usize].store(value, Ordering::Relaxed);
-        if let Some(started) = self.started.get() {
-            let since = now.duration_since(*started).as_nanos() as u64;
-            self.last.fetch_max(since, Ordering::Relaxed);
+        if answered && self.exhausted.load(Ordering::Relaxed) == 0 {
+            self.answered_before.fetch_add(1, Ordering::Relaxed);
         }
+        self.last
+            .fetch_max(self.since_start(now), Ordering::Relaxed);
     }
 }
 
@@ -221,6 +250,7 @@ impl Requests {
 pub struct Clock {
     spawned: Instant,
     cpu_at_start: Option<(u64, u64)>,
+    machine_at_start: Option<procstats::MachineCpu>,
 }
 
 impl Clock {
@@ -229,17 +259,26 @@ impl Clock {
         Clock {
             spawned: Instant::now(),
             cpu_at_start: None,
+            machine_at_start: None,
         }
     }
 
     /// Call right after the start line opened.
     pub fn opened(&mut self) {
         self.cpu_at_start = cpu_ticks();
+        self.machine_at_start = procstats::machine_cpu().ok();
     }
 
     /// The run's outcome, once every worker has been joined.
     pub fn finish(self, requests: &Requests) -> Outcome {
         let cpu_at_end = cpu_ticks();
+        let machine_busy = self
+            .machine_at_start
+            .zip(procstats::machine_cpu().ok())
+            .map_or(f64::NAN, |(a, b)| {
+                let total = b.total.saturating_sub(a.total).max(1);
+                100.0 - b.idle.saturating_sub(a.idle) as f64 / total as f64 * 100.0
+            });
         let started = requests.started.get().copied().unwrap_or(self.spawned);
         let joined = started.elapsed();
         let cpu =
@@ -249,6 +288,7 @@ impl Clock {
                     span: joined,
                     process: ticks(process1.saturating_sub(process0)),
                     server: ticks(server1.saturating_sub(server0)),
+                    machine_busy,
                 });
         let mut latencies = histogram();
         let mut failures = 0;
@@ -259,7 +299,14 @@ impl Clock {
                 micros => latencies.saturating_record(micros),
             }
         }
+        let exhausted = requests.exhausted.load(Ordering::Relaxed);
+        let steady_per_second = if exhausted > 0 {
+            requests.answered_before.load(Ordering::Relaxed) as f64 / (exhausted as f64 / 1e9)
+        } else {
+            f64::NAN
+        };
         Outcome {
+            steady_per_second,
             wall: Duration::from_nanos(requests.last.load(Ordering::Relaxed)),
             setup: started.saturating_duration_since(self.spawned),
             cpu,
