@@ -57,7 +57,7 @@ pub struct Variability {
     pub what: String,
     pub fixed: Vec<f64>,
     pub variable: Vec<f64>,
-    /// Per variant, the larger spread (%) of the two cells.
+    /// Per variant, the two cells' spreads (%) added.
     pub spread: Vec<f64>,
 }
 
@@ -329,22 +329,35 @@ fn variability(v: &Variability) -> Row {
         .collect();
     let sync_lost = lost[0];
     let async_lost = lost[1..].iter().copied().fold(f64::INFINITY, f64::min);
+    // Each loss is a difference of two cells: its uncertainty is their two spreads added.
     let margin = v.spread.iter().copied().fold(0.0, f64::max);
+    let change = |lost: f64| {
+        if lost >= 0.0 {
+            format!("lost {lost:.0} points")
+        } else {
+            format!("gained {:.0} points", -lost)
+        }
+    };
     let verdict = if async_lost - sync_lost > margin {
         format!(
-            "the opposite here: variable latency cost async at least {async_lost:.0} points of \
-             its share and sync {sync_lost:.0} (more than the runs' spread, ±{margin:.0}%)"
+            "the opposite here: with variable latency async {} of its share at least, sync {} \
+             (more than the runs' spread, ±{margin:.0})",
+            change(async_lost),
+            change(sync_lost)
         )
     } else if sync_lost - async_lost > margin {
         format!(
-            "holds here: variable latency cost sync {sync_lost:.0} points of its share, async \
-             at best {async_lost:.0} (more than the runs' spread, ±{margin:.0}%)"
+            "holds here: with variable latency sync {}, async at best {} (more than the runs' \
+             spread, ±{margin:.0})",
+            change(sync_lost),
+            change(async_lost)
         )
     } else {
         format!(
-            "not seen: variable latency cost sync {sync_lost:.0} points and async at best \
-             {async_lost:.0}, within the runs' spread (±{margin:.0}%); with a thread per wait, \
-             sync interleaves waits too"
+            "not seen: with variable latency sync {} and async at best {}, within the runs' \
+             spread (±{margin:.0}); with a thread per wait, sync interleaves waits too",
+            change(sync_lost),
+            change(async_lost)
         )
     };
     Row {

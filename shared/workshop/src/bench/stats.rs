@@ -45,6 +45,14 @@ impl Sample {
         super::doc::median(self.finite())
     }
 
+    /// The smallest finite value (NaN when there is none).
+    pub fn min(&self) -> f64 {
+        self.finite()
+            .into_iter()
+            .reduce(f64::min)
+            .unwrap_or(f64::NAN)
+    }
+
     /// How far the runs strayed from the median: the largest distance of one run from it, as
     /// a % of it. `None` with fewer than two runs (one run has no spread we could know) or a
     /// median of zero.
@@ -132,6 +140,7 @@ mod tests {
     fn the_median_and_the_spread_are_measured_from_the_runs() {
         let sample: Sample = [100.0, 96.0, 104.0].into_iter().collect();
         assert_eq!(sample.median(), 100.0);
+        assert_eq!(sample.min(), 96.0);
         assert_eq!(sample.spread_percent(), Some(4.0));
         assert!(!sample.noisy());
         assert_eq!(sample.cell("100/s"), "100/s ±4%");
