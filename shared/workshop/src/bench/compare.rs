@@ -104,11 +104,11 @@ fn tables(text: &str) -> Vec<Vec<Vec<String>>> {
 /// Whether a cell names its row rather than measures: words, a whole number (a C, a batch
 /// size), a latency asked for ("50 ms").
 fn is_label(cell: &str) -> bool {
-    if cell.contains(['/', '±', '%']) {
+    if cell.contains('±') {
         return false;
     }
     let number = cell.strip_suffix(" ms").unwrap_or(cell);
-    figure(cell).is_none() || number.chars().all(|c| c.is_ascii_digit())
+    !cell.starts_with(|c: char| c.is_ascii_digit()) || number.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Compares the tables of two markdown texts: one line per moved cell, and the counts.
@@ -137,8 +137,9 @@ pub fn compare_text(file: &str, old: &str, new: &str) -> (Vec<String>, Counts) {
             let Some(old_row) = old.iter().skip(1).find(|r| key(r) == key(new_row)) else {
                 continue;
             };
-            // The first column names the row.
-            for (column, (a, b)) in header.iter().zip(old_row.iter().zip(new_row)).skip(1) {
+            // The label columns name the row; the rest are compared.
+            let labels = key(new_row).len().max(1);
+            for (column, (a, b)) in header.iter().zip(old_row.iter().zip(new_row)).skip(labels) {
                 let (Some(fa), Some(fb)) = (figure(a), figure(b)) else {
                     continue;
                 };
@@ -149,7 +150,7 @@ pub fn compare_text(file: &str, old: &str, new: &str) -> (Vec<String>, Counts) {
                             "{file}, table {}, row \"{}\", {column}: {a} → {b} ({percent:+.0}%, \
                              more than the spreads' ±{allowed:.0}%)",
                             t + 1,
-                            new_row[0]
+                            key(new_row).join(" / ")
                         ));
                     }
                     Change::Same => counts.same += 1,
@@ -215,10 +216,16 @@ mod tests {
         assert_eq!(figure("310.5 k/s").unwrap().spread, None);
         assert_eq!(figure("—"), None);
         assert_eq!(figure("1387 B").unwrap().value, 1387.0);
-        for label in ["in-process", "50 ms", "4096", "an OS thread"] {
+        for label in [
+            "in-process",
+            "50 ms",
+            "4096",
+            "an OS thread",
+            "records/s, batches of 1024",
+        ] {
             assert!(is_label(label), "{label}");
         }
-        for measured in ["10.5 KiB", "6.1 ms", "98%", "1.0 k/s"] {
+        for measured in ["10.5 KiB", "6.1 ms", "98%", "1.0 k/s", "client 9% ±5%"] {
             assert!(!is_label(measured), "{measured}");
         }
     }
