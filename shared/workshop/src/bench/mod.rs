@@ -1,8 +1,11 @@
 //! `bench`: the measurement lab. Every figure in the book comes from here: each group measures
-//! every variant on this machine, takes medians of several runs, and writes a markdown table
-//! (and, where a picture reads faster, an SVG plot) into `book/src/generated/`, headed by the
-//! machine, the date and the exact command. `--quick` measures less, for CI; the book's files
-//! come from a full run.
+//! every variant on this machine, the variants taking turns within each repeat (`stats`), and
+//! writes a markdown table (and, where a picture reads faster, an SVG plot) into
+//! `book/src/generated/`: the median of the runs with their spread, noisy cells marked, headed
+//! by the machine, the date, the commit, the load and steal before and after (`conditions`)
+//! and the exact command. `claims` turns the figures into verdicts on the article's claims;
+//! `--compare OLD NEW` says which cells of two runs moved by more than their spread. `--quick`
+//! measures less, for CI; the book's files come from a full run.
 
 mod build;
 mod claims;
