@@ -1,5 +1,6 @@
 //! What the kernel says about this process, read from Linux's `/proc`: its threads, its
-//! resident, virtual and peak resident memory, and the whole system's kernel stacks.
+//! resident, virtual and peak resident memory, its CPU time, and the whole system's kernel
+//! stacks, CPU time, steal and load.
 //!
 //! Chapter 10's experiment, chapter 12's memory child and the workshop's tour and demos all
 //! measure the same few figures. They read them here, so a figure means the same thing in every
@@ -12,11 +13,15 @@
 //! `/proc` text on every OS.
 #![forbid(unsafe_code)]
 
+pub mod cpu;
 mod error;
 pub mod parse;
 mod sampler;
 mod source;
 
+pub use cpu::{
+    MachineCpu, TICKS_PER_SECOND, load_average, machine_cpu, process_cpu_ticks, threads_cpu_ticks,
+};
 pub use error::ProcError;
 pub use parse::{Status, ThreadState};
 pub use sampler::ThreadSampler;
@@ -30,7 +35,7 @@ pub fn thread_count() -> Result<usize, ProcError> {
 /// runnable, `S` sleeping: blocked on a lock, a channel, a sleep; `D` in uninterruptible I/O).
 /// A sampler reading this every millisecond sees which threads wait: chapter 1's diagram.
 pub fn thread_states() -> Result<Vec<ThreadState>, ProcError> {
-    Ok(source::task_stats()?
+    Ok(source::read_each("/proc/self/task", "stat")?
         .iter()
         .filter_map(|line| ThreadState::parse(line))
         .collect())
@@ -117,6 +122,16 @@ mod tests {
         assert!(s.peak_rss_kib >= s.rss_kib, "{s:?}");
         assert!(peak_rss_kib().unwrap() > 0);
         assert!(kernel_stack_kib().unwrap() > 0);
+    }
+
+    #[test]
+    fn the_cpu_figures_are_read() {
+        let machine = machine_cpu().unwrap();
+        assert!(machine.total >= machine.idle, "{machine:?}");
+        let _ = process_cpu_ticks().unwrap();
+        // The test's own thread is named after the test (cut to 15 bytes).
+        let _ = threads_cpu_ticks("the_cpu").unwrap();
+        assert!(load_average().unwrap() >= 0.0);
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! to exist would not mean the same thing.
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) use elsewhere::{count_entries, read, task_stats, write};
+pub(crate) use elsewhere::{count_entries, read, read_each, write};
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{count_entries, read, task_stats, write};
+pub(crate) use linux::{count_entries, read, read_each, write};
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -28,14 +28,13 @@ mod linux {
             .map_err(|source| ProcError::Io { path, source })
     }
 
-    /// Each thread's `/proc/self/task/<tid>/stat` line; a thread that ended between the listing
-    /// and the read is left out.
-    pub(crate) fn task_stats() -> Result<Vec<String>, ProcError> {
-        let path = "/proc/self/task";
+    /// The file `name` of every entry of a directory, e.g. each thread's `stat` in
+    /// `/proc/self/task`. An entry gone before its file was read (a thread that ended) is
+    /// left out.
+    pub(crate) fn read_each(path: &'static str, name: &str) -> Result<Vec<String>, ProcError> {
         let entries = std::fs::read_dir(path).map_err(|source| ProcError::Io { path, source })?;
         Ok(entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join(name)).ok())
             .collect())
     }
 }
@@ -57,7 +56,7 @@ mod elsewhere {
         Err(ProcError::not_measured_here())
     }
 
-    pub(crate) fn task_stats() -> Result<Vec<String>, ProcError> {
+    pub(crate) fn read_each(_path: &'static str, _name: &str) -> Result<Vec<String>, ProcError> {
         Err(ProcError::not_measured_here())
     }
 
@@ -72,7 +71,7 @@ mod elsewhere {
                 read("/proc/self/status").unwrap_err(),
                 write("/proc/self/clear_refs", "5").unwrap_err(),
                 count_entries("/proc/self/task").unwrap_err(),
-                task_stats().unwrap_err(),
+                read_each("/proc/self/task", "stat").unwrap_err(),
             ] {
                 assert!(
                     matches!(e, ProcError::NotMeasuredOnThisOs { os: named } if named == os),

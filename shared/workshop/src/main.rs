@@ -193,6 +193,10 @@ enum Command {
         /// Write the files here instead of the book's `src/generated/`.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Measure nothing: say which cells of two runs' tables (two `--out` directories)
+        /// moved by more than their spread.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with_all = ["quick", "only", "out"])]
+        compare: Option<Vec<PathBuf>>,
     },
     /// Record chapters 1, 3, 4, 7 and 8 at run time (threads, tasks, queue depth, locks, the
     /// shutdown, the heartbeat), check each recording's shape and draw it as an SVG timeline
@@ -383,9 +387,17 @@ fn main() -> ExitCode {
         Some(Command::Check { id, watch: true }) => exercises::watch(&id),
         Some(Command::Hint { id, n }) => exercises::hint(&id, usize::from(n)),
         Some(Command::Doctor) => doctor::doctor(),
-        Some(Command::Bench { quick, only, out }) => {
-            bench::bench(&bench::BenchOptions { quick, only, out })
-        }
+        Some(Command::Bench {
+            quick,
+            only,
+            out,
+            compare,
+        }) => bench::bench(&bench::BenchOptions {
+            quick,
+            only,
+            out,
+            compare: compare.map(|dirs| (dirs[0].clone(), dirs[1].clone())),
+        }),
         Some(Command::Diagrams { out }) => diagrams::diagrams(out),
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {
             output,

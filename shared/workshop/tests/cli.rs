@@ -521,6 +521,32 @@ fn bench_names_its_groups_when_asked_for_one_that_does_not_exist() {
 }
 
 #[test]
+fn bench_compare_names_the_cells_that_moved_more_than_their_spread() {
+    let scratch = Scratch::new("compare");
+    let (old, new) = (scratch.path("old"), scratch.path("new"));
+    let table = |tokio: &str| {
+        format!(
+            "> header\n\n| C | sync | tokio |\n| --- | --- | --- |\n| 16 | 300/s ±2% | {tokio} |\n"
+        )
+    };
+    for (dir, tokio) in [(&old, "310/s ±1%"), (&new, "400/s ±1%")] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(Path::new(dir).join("fan-out.md"), table(tokio)).unwrap();
+    }
+    let out = workshop(&["bench", "--compare", &old, &new]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("fan-out.md, table 1, row \"16\", tokio: 310/s ±1% → 400/s ±1% (+29%"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 cell(s) moved by more than their spread, 1 stayed within it"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn bench_writes_a_table_with_its_provenance_and_checks_it() {
     let scratch = Scratch::new("bench");
     let dir = scratch.path("generated");

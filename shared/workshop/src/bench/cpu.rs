@@ -9,7 +9,8 @@ use ch08_blocking_and_cpu::work::CpuWork;
 use ch08_blocking_and_cpu::{Mode, chapter_input, experiment_with};
 use pipeline::{Config, Variant};
 
-use super::doc::{Doc, Table, median, millis, ratio};
+use super::doc::{Doc, Table, millis, ratio};
+use super::stats::{self, Sample};
 use super::{Ctx, GroupOutput, Step};
 
 pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
@@ -46,9 +47,12 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         }
     }
     step.finish();
-    let med = |v: &[(f64, f64, f64, f64)], f: fn(&(f64, f64, f64, f64)) -> f64| {
-        median(v.iter().map(f).collect())
+    let sample = |v: &[(f64, f64, f64, f64)], f: fn(&(f64, f64, f64, f64)) -> f64| -> Sample {
+        v.iter().map(f).collect()
     };
+    let med =
+        |v: &[(f64, f64, f64, f64)], f: fn(&(f64, f64, f64, f64)) -> f64| sample(v, f).median();
+    let timed = |s: Sample| s.cell(&millis(s.median()));
     let sync_one_thread = runs
         .iter()
         .find(|((v, m), _)| *v == Variant::Sync && *m == Mode::Inline)
@@ -69,11 +73,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         table.row([
             variant.to_string(),
             mode.label(*variant).to_string(),
-            millis(wall),
+            timed(sample(v, |r| r.0)),
             ratio(wall, sync_one_thread),
             format!("{:.0}", med(v, |r| r.3)),
-            millis(med(v, |r| r.1)),
-            millis(med(v, |r| r.2)),
+            timed(sample(v, |r| r.1)),
+            timed(sample(v, |r| r.2)),
         ]);
         if *mode == Mode::Inline {
             worst_inline.push((*variant, med(v, |r| r.1)));
@@ -96,6 +100,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         ),
     );
     doc.table(&table);
+    doc.text(&stats::legend());
+    doc.text(
+        "The rows run in chapter 8's fixed order within each repeat (one experiment per \
+         repeat), not shuffled.",
+    );
     let mut out = GroupOutput::new("cpu", doc);
     out.summary(
         "heartbeat max lateness, work inline (sync: one thread)",

@@ -2,11 +2,11 @@
 //! at once, as OS threads (sync) or as tasks, each measurement in a child process of its own
 //! (chapter 12's `memory` module; the child is its registered `IDLE_CHILD`).
 
-use ch12_costs::memory::{DEFAULT_COUNT, MemoryRow, measure_memory};
+use ch12_costs::memory::{DEFAULT_COUNT, measure_memory};
 use pipeline::Variant;
 
 use super::doc::{Doc, Table, bytes};
-use super::{Claim, Ctx, GroupOutput, Step};
+use super::{Ctx, GroupOutput, Step};
 
 fn micros(ns: f64) -> String {
     format!("{:.2} µs", ns / 1e3)
@@ -68,30 +68,33 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         "spawn call per operation",
         rows.iter().map(|r| micros(r.spawn_ns_per_unit)),
     );
-    let thread = rows.iter().find(|r| r.variant == Variant::Sync);
-    let tasks: Vec<&MemoryRow> = rows.iter().filter(|r| r.variant != Variant::Sync).collect();
-    if let Some(thread) = thread {
-        out.claim(Claim {
-            order: 2,
-            claim: "Tasks \"can be as small as a few hundred bytes\"; threads have \"a default \
-                    stack size of 2 MB\".",
-            measured: format!(
-                "{count} idle units. A thread: {} virtual (the reserved stack), {} resident, {} \
-                 of kernel stack. A task: {} resident ({}).",
-                bytes(thread.virtual_per_unit_bytes),
-                bytes(thread.rss_per_unit_bytes),
-                thread
-                    .kernel_stack_per_unit_bytes
-                    .map_or_else(|| "unknown".into(), bytes),
-                tasks
-                    .iter()
-                    .map(|r| format!("{} {}", r.variant, bytes(r.rss_per_unit_bytes)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                "its future, the runtime's task header and its wake-up channel",
-            ),
-            details: "[Costs: memory](ch12-costs.md#memory-per-operation-in-flight)",
+    // What the claims need: a thread and a task in flight, and each runtime's fixed memory
+    // (its process before spawning, against the sync process's, which has no runtime).
+    if let Some(thread) = rows.iter().find(|r| r.variant == Variant::Sync) {
+        out.facts.memory = Some(super::claims::Memory {
+            count,
+            thread_rss: thread.rss_per_unit_bytes,
+            thread_virtual: thread.virtual_per_unit_bytes,
+            thread_stack: thread
+                .thread_stack_bytes
+                .map_or(thread.virtual_per_unit_bytes, |b| b as f64),
+            tasks: rows
+                .iter()
+                .filter(|r| r.variant != Variant::Sync)
+                .map(|r| {
+                    (
+                        r.variant,
+                        r.rss_per_unit_bytes,
+                        r.rss_before_bytes - thread.rss_before_bytes,
+                    )
+                })
+                .collect(),
         });
+        out.summary(
+            "the runtime's fixed RSS (process before spawning, minus sync's)",
+            rows.iter()
+                .map(|r| bytes((r.rss_before_bytes - thread.rss_before_bytes).max(0.0))),
+        );
     }
     Ok(out)
 }

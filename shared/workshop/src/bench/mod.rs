@@ -1,10 +1,16 @@
 //! `bench`: the measurement lab. Every figure in the book comes from here: each group measures
-//! every variant on this machine, takes medians of several runs, and writes a markdown table
-//! (and, where a picture reads faster, an SVG plot) into `book/src/generated/`, headed by the
-//! machine, the date and the exact command. `--quick` measures less, for CI; the book's files
-//! come from a full run.
+//! every variant on this machine, the variants taking turns within each repeat (`stats`), and
+//! writes a markdown table (and, where a picture reads faster, an SVG plot) into
+//! `book/src/generated/`: the median of the runs with their spread, noisy cells marked, headed
+//! by the machine, the date, the commit, the load and steal before and after (`conditions`)
+//! and the exact command. `claims` turns the figures into verdicts on the article's claims;
+//! `--compare OLD NEW` says which cells of two runs moved by more than their spread. `--quick`
+//! measures less, for CI; the book's files come from a full run.
 
 mod build;
+mod claims;
+mod compare;
+mod conditions;
 mod connections;
 mod cpu;
 pub mod doc;
@@ -15,6 +21,7 @@ mod memory;
 mod pitfalls;
 pub(crate) mod plot;
 mod scaling;
+mod stats;
 mod throughput;
 
 use crate::stdout::outln;
@@ -32,6 +39,8 @@ pub struct BenchOptions {
     pub only: Option<String>,
     /// Where the files go (default: the book's `src/generated/`).
     pub out: Option<PathBuf>,
+    /// Instead of measuring: compare the tables of two runs' directories (old, new).
+    pub compare: Option<(PathBuf, PathBuf)>,
 }
 
 /// A measurement group: its name (for `--only` and its files) and what it measures.
@@ -163,6 +172,8 @@ pub struct GroupOutput {
     extras: Vec<(String, Doc)>,
     summary: Vec<(String, Vec<String>)>,
     claims: Vec<Claim>,
+    /// What the claims' verdicts need from this group.
+    pub facts: claims::Facts,
 }
 
 /// One of the article's quantitative claims (`shared/reference`'s article, which the book
@@ -185,6 +196,7 @@ impl GroupOutput {
             extras: Vec::new(),
             summary: Vec::new(),
             claims: Vec::new(),
+            facts: claims::Facts::default(),
         }
     }
 
@@ -223,6 +235,12 @@ pub fn book_generated_dir() -> PathBuf {
 }
 
 pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
+    if let Some((old, new)) = &options.compare {
+        for line in compare::compare_dirs(old, new)? {
+            outln!("{line}")?;
+        }
+        return Ok(());
+    }
     let groups: Vec<&Group> = match &options.only {
         None => GROUPS.iter().collect(),
         Some(name) => {
@@ -237,8 +255,38 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         }
     };
     let out_dir = options.out.clone().unwrap_or_else(book_generated_dir);
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let out_dir = out_dir.canonicalize().unwrap_or(out_dir);
+    in_out_dir(&out_dir, |dir| measure(options, &groups, dir))
+}
+
+/// Runs `write` into `dir`, created if missing; if `write` fails, removes what was created
+/// (nothing but this run's files is in it): a failed group leaves no half-run behind.
+fn in_out_dir(dir: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let created = create_dir(dir)?;
+    let result = write(dir);
+    if result.is_err()
+        && let Some(created) = created
+    {
+        let _ = std::fs::remove_dir_all(created);
+    }
+    result
+}
+
+/// Creates `dir` and its missing parents; returns the outermost directory it created (`None`
+/// if `dir` was there).
+fn create_dir(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let mut outermost = None;
+    for ancestor in dir.ancestors() {
+        if ancestor.as_os_str().is_empty() || ancestor.exists() {
+            break;
+        }
+        outermost = Some(ancestor.to_path_buf());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(outermost)
+}
+
+fn measure(options: &BenchOptions, groups: &[&Group], out_dir: &Path) -> anyhow::Result<()> {
+    let out_dir = out_dir.canonicalize().unwrap_or(out_dir.to_path_buf());
     // Chapter 10's servers open thousands of sockets; so does the fan-out at C = 4096.
     let limit = ch10_many_connections::measure::raise_fd_limit()?;
     let mut command = String::from("cargo run --release -- bench");
@@ -261,6 +309,8 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         out_dir.display()
     )?;
     let started = Instant::now();
+    let run_began = conditions::Snapshot::now();
+    let mut facts = claims::Facts::default();
     let mut summary = Table::new(["group", "measure", "sync", "tokio", "async-std", "smol"]);
     let mut written = Vec::new();
     let mut claims = Vec::new();
@@ -273,6 +323,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
             group.what
         )?;
         let group_started = Instant::now();
+        ctx.provenance.before = Some(conditions::Snapshot::now());
         let output = (group.run)(&mut ctx).with_context(|| format!("group `{}`", group.name))?;
         let md = out_dir.join(format!("{}.md", output.name));
         std::fs::write(&md, output.doc.into_string())
@@ -293,6 +344,7 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
             written.push(path);
         }
         claims.extend(output.claims);
+        facts.merge(output.facts);
         for (what, cells) in output.summary {
             let mut row = vec![group.name.to_string(), what];
             row.extend(cells);
@@ -304,33 +356,47 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         )?;
     }
     if options.only.is_none() {
+        ctx.provenance.before = Some(run_began);
         let mut doc = Doc::new(
             &ctx.provenance,
             "Summary of the measurement lab",
             "One line per headline figure; the groups' own tables have the details.",
         );
         doc.table(&summary);
+        doc.text(claims::TIMER_CAVEAT);
         let path = out_dir.join("summary.md");
         std::fs::write(&path, doc.into_string())
             .with_context(|| format!("writing {}", path.display()))?;
         check_markdown(&path)?;
         written.push(path);
 
+        let mut table = Table::new(["the article says", "measured here", "verdict", "details"]);
+        for row in claims::rows(&facts, ctx.provenance.cores) {
+            table.row([
+                row.claim,
+                row.measured,
+                row.verdict,
+                row.details.to_string(),
+            ]);
+        }
+        // Claims a group wrote itself (build cost) carry their verdict in what they measured.
         claims.sort_by_key(|c| c.order);
-        let mut table = Table::new(["the article says", "measured here", "details"]);
         for claim in &claims {
             table.row([
                 claim.claim.to_string(),
                 claim.measured.clone(),
+                "in the figures measured".to_string(),
                 claim.details.to_string(),
             ]);
         }
         let mut doc = Doc::new(
             &ctx.provenance,
             "The article's figures, measured",
-            "Each claim quoted, next to what this run measured and where the table is.",
+            "Each figure the article gives, quoted, next to what this run measured, the verdict \
+             the lab computes from it (the rules are in `bench/claims.rs`), and where the table is.",
         );
         doc.table(&table);
+        doc.text(claims::TIMER_CAVEAT);
         let path = out_dir.join("claims.md");
         std::fs::write(&path, doc.into_string())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -347,4 +413,36 @@ pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
         outln!("  {}", path.display())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_removes_the_directories_it_created_and_only_those() {
+        let scratch = tempfile::tempdir().unwrap();
+        let out = scratch.path().join("new/lab");
+        let error = in_out_dir(&out, |dir| {
+            std::fs::write(dir.join("fan-out.md"), "half a run")?;
+            anyhow::bail!("group `fan-out` failed")
+        })
+        .unwrap_err();
+        assert_eq!(error.to_string(), "group `fan-out` failed");
+        assert!(
+            !scratch.path().join("new").exists(),
+            "the created parent is gone too"
+        );
+
+        // A directory that was there stays (with what was in it).
+        let there = scratch.path().join("there");
+        std::fs::create_dir(&there).unwrap();
+        std::fs::write(there.join("keep.md"), "mine").unwrap();
+        assert!(in_out_dir(&there, |_| anyhow::bail!("failed")).is_err());
+        assert!(there.join("keep.md").exists());
+
+        // A run that succeeds keeps its files.
+        in_out_dir(&out, |dir| Ok(std::fs::write(dir.join("a.md"), "a")?)).unwrap();
+        assert!(out.join("a.md").exists());
+    }
 }

@@ -9,8 +9,9 @@ use std::time::Instant;
 use anyhow::bail;
 use pipeline::{Config, DatasetSpec, Input, run_sequential};
 
-use super::doc::{Doc, Table, median, rate, ratio, runs};
+use super::doc::{Doc, Table, rate, runs};
 use super::plot::{Chart, Corner, Series};
+use super::stats::{self, Sample};
 use super::{Ctx, GroupOutput, Step};
 
 pub const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
@@ -19,6 +20,9 @@ pub const BATCH_SIZES: [usize; 3] = [1, 64, 1024];
 /// moved by more than 1.5× between two full runs of three), so this group takes more.
 const FULL_REPEATS: usize = 5;
 
+/// What the throughput floor is measured with: one thread, no channels, the same batches.
+const SEQUENTIAL: &str = "sequential";
+
 pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let lines = if ctx.quick { 100_000 } else { 1_000_000 };
     let input = Input::generated(&DatasetSpec {
@@ -26,68 +30,108 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         ..DatasetSpec::default()
     });
     let reference = run_sequential(&input, &Config::default())?;
-    let repeats = if ctx.quick { ctx.repeats } else { FULL_REPEATS };
-    let mut step = Step::new(ctx, BATCH_SIZES.len() * 4 * repeats);
-    // per batch size, per variant: records per second (median)
-    let mut results = Vec::new();
+    let repeats = if ctx.quick { 3 } else { FULL_REPEATS };
+    let variants = ch01_baseline::VARIANTS.len();
+    // The floor runs beside the largest batches: one more contender in their repeats.
+    let mut step = Step::new(ctx, (BATCH_SIZES.len() * variants + 1) * repeats);
+    let mut floor = Sample::new();
+    // per batch size, per variant: records per second, and the ratio to sync in the same repeat
+    let mut results: Vec<(usize, Vec<Sample>, Vec<Sample>)> = Vec::new();
     for batch_size in BATCH_SIZES {
         let cfg = Config {
             batch_size,
             ..Config::default()
         };
-        let mut per_variant = Vec::new();
-        for (variant, run) in ch01_baseline::VARIANTS {
-            let mut seconds = Vec::new();
-            for _ in 0..repeats {
-                step.next(&format!("{variant}, {batch_size} lines per batch"));
-                let started = Instant::now();
-                let report = run(&input, &cfg)?;
-                seconds.push(started.elapsed().as_secs_f64());
-                if report.text() != reference.text() {
-                    bail!(
-                        "{variant} with batches of {batch_size}: the report differs from the reference"
-                    );
-                }
+        let with_floor = batch_size == BATCH_SIZES[BATCH_SIZES.len() - 1];
+        let contenders = variants + usize::from(with_floor);
+        let mut rates = vec![vec![f64::NAN; repeats]; variants];
+        // The variants take turns within each repeat, in a seeded shuffled order, so that a
+        // slow moment of the machine is shared out instead of landing on one variant.
+        for (repeat, i) in stats::schedule(contenders, repeats, stats::SEED ^ batch_size as u64) {
+            let contender = ch01_baseline::VARIANTS.get(i);
+            let name = contender.map_or(SEQUENTIAL.to_string(), |(variant, _)| variant.to_string());
+            step.next(&format!("{name}, {batch_size} lines per batch"));
+            let started = Instant::now();
+            let report = match contender {
+                Some((_, run)) => run(&input, &cfg)?,
+                None => run_sequential(&input, &cfg)?,
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            if report.text() != reference.text() {
+                bail!("{name} with batches of {batch_size}: the report differs from the reference");
             }
-            let rates: Vec<f64> = seconds.iter().map(|s| lines as f64 / s).collect();
-            let (low, high) = rates
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-            per_variant.push((variant, median(rates), low, high));
+            match rates.get_mut(i) {
+                Some(variant) => variant[repeat] = lines as f64 / seconds,
+                None => floor.push(lines as f64 / seconds),
+            }
         }
-        results.push((batch_size, per_variant));
+        let ratios = rates
+            .iter()
+            .map(|variant| {
+                variant
+                    .iter()
+                    .zip(&rates[0])
+                    .map(|(r, sync)| r / sync)
+                    .collect()
+            })
+            .collect();
+        let samples = rates.into_iter().map(Sample::from_iter).collect();
+        results.push((batch_size, samples, ratios));
     }
     step.finish();
 
+    let cores = ctx.provenance.cores;
+    let ceiling = floor.median() * cores as f64;
     let mut table = Table::new(["lines per batch", "sync", "tokio", "async-std", "smol"]);
-    for (batch_size, per_variant) in &results {
-        let sync = per_variant[0].1;
+    let mut efficiency = Table::new(["lines per batch", "sync", "tokio", "async-std", "smol"]);
+    for (batch_size, per_variant, ratios) in &results {
         let mut cells = vec![batch_size.to_string()];
-        cells.extend(per_variant.iter().map(|&(_, r, low, high)| {
-            if low < high {
-                format!(
-                    "{}/s ({}; {}–{})",
-                    rate(r),
-                    ratio(r, sync),
-                    rate(low),
-                    rate(high)
-                )
-            } else {
-                format!("{}/s ({})", rate(r), ratio(r, sync))
-            }
-        }));
+        cells.extend(
+            per_variant
+                .iter()
+                .zip(ratios)
+                .enumerate()
+                .map(|(i, (r, ratio))| {
+                    let figure = r.cell(&format!("{}/s", rate(r.median())));
+                    if i == 0 {
+                        figure
+                    } else {
+                        format!(
+                            "{figure} ({})",
+                            ratio.cell(&format!("{:.2}×", ratio.median()))
+                        )
+                    }
+                }),
+        );
         table.row(cells);
+        let mut cells = vec![batch_size.to_string()];
+        cells.extend(
+            per_variant
+                .iter()
+                .map(|r| format!("{:.0}%", r.median() / ceiling * 100.0)),
+        );
+        efficiency.row(cells);
     }
     let mut doc = Doc::new(
         &ctx.provenance,
         &format!("Records per second through chapter 1's pipeline, {lines} lines in memory"),
         &format!(
-            "{} per cell; in brackets, the ratio to sync in the same run and the \
-             range of the runs. Every run's report was checked against the sequential reference.",
+            "{} per cell, the variants (and the floor) taking turns in a seeded shuffled order \
+             within each repeat; in brackets, the ratio to sync, taken within each repeat. \
+             Every run's report was checked against the sequential reference.",
             runs(repeats)
         ),
     );
     doc.table(&table);
+    doc.text(&stats::legend());
+    doc.text(&format!(
+        "The floor: the same work on one thread with no channels (`pipeline::run_sequential`) \
+         moved {}. Each variant's efficiency against {cores} cores × that floor ({}/s), \
+         what the cores could do if the stages shared them perfectly:",
+        floor.cell(&format!("{}/s", rate(floor.median()))),
+        rate(ceiling)
+    ));
+    doc.table(&efficiency);
     let chart = Chart {
         title: "Records per second by batch size (chapter 1's pipeline)",
         x_label: "lines per batch (log)",
@@ -101,7 +145,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                 name: variant.to_string(),
                 points: results
                     .iter()
-                    .map(|(b, per_variant)| (*b as f64, per_variant[i].1))
+                    .map(|(b, per_variant, _)| (*b as f64, per_variant[i].median()))
                     .collect(),
             })
             .collect(),
@@ -111,30 +155,29 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let mut out = GroupOutput::new("throughput", doc);
     out.plot("throughput", &chart, &ctx.provenance)?;
     let largest = &results[results.len() - 1].1;
-    out.claim(super::Claim {
-        order: 1,
-        claim: "Sync code is enough \"up to tens of thousands of records per second\".",
-        measured: format!(
-            "In chapter 1's pipeline (five stages, bounded channels), on {} cores, records/s \
-             in batches of 1024 / one record per message: {}.",
-            ctx.provenance.cores,
-            largest
-                .iter()
-                .zip(&results[0].1)
-                .map(|((v, big, ..), (_, one, ..))| format!("{v} {} / {}", rate(*big), rate(*one)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        details: "[Costs: throughput](ch12-costs.md#throughput-and-the-cost-of-a-message)",
-    });
     let smallest = &results[0].1;
     out.summary(
         "records/s, batches of 1024",
-        largest.iter().map(|(_, r, ..)| format!("{}/s", rate(*r))),
+        largest
+            .iter()
+            .map(|r| r.cell(&format!("{}/s", rate(r.median())))),
     );
     out.summary(
         "records/s, batches of 1",
-        smallest.iter().map(|(_, r, ..)| format!("{}/s", rate(*r))),
+        smallest
+            .iter()
+            .map(|r| r.cell(&format!("{}/s", rate(r.median())))),
     );
+    out.summary(
+        &format!("efficiency, batches of 1024, against {cores} × one thread with no channels"),
+        largest
+            .iter()
+            .map(|r| format!("{:.0}%", r.median() / ceiling * 100.0)),
+    );
+    out.facts.throughput = Some(super::claims::Throughput {
+        batch_1024: largest.iter().map(Sample::median).collect(),
+        batch_1: smallest.iter().map(Sample::median).collect(),
+        noisy: largest.iter().chain(smallest).any(Sample::noisy),
+    });
     Ok(out)
 }

@@ -6,42 +6,41 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_compat::Compat;
-use hdrhistogram::Histogram;
 use pipeline::PipelineError;
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
+use super::{Clock, Outcome, Plan, Requests, Target, answered, client_error};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
-    let requests = Arc::new(Requests::new(plan.requests));
+    let requests = Arc::new(Requests::new(plan));
     let client = reqwest::Client::builder().build().map_err(client_error)?;
-    let started = Instant::now();
-    let parts = async_std::task::block_on(async {
+    let mut clock = Clock::new();
+    let line = requests.close();
+    async_std::task::block_on(async {
         let workers: Vec<_> = (0..plan.concurrency)
             .map(|_| {
                 let (plan, requests, client) =
                     (plan.clone(), Arc::clone(&requests), client.clone());
-                async_std::task::spawn(async move { worker(&plan, &requests, &client).await })
+                async_std::task::spawn(async move {
+                    requests.wait_at_line().await;
+                    worker(&plan, &requests, &client).await;
+                })
             })
             .collect();
-        let mut parts = Vec::with_capacity(workers.len());
+        requests.open_when_ready(line).await;
+        clock.opened();
         for w in workers {
-            parts.push(w.await);
+            w.await;
         }
-        parts
     });
-    Ok(finish(started, parts))
+    Ok(clock.finish(&requests))
 }
 
 // ANCHOR: worker
-async fn worker(
-    plan: &Plan,
-    requests: &Requests,
-    client: &reqwest::Client,
-) -> (Histogram<u64>, u64) {
-    let (mut latencies, mut failures) = (histogram(), 0);
+async fn worker(plan: &Plan, requests: &Requests, client: &reqwest::Client) {
     while let Some(n) = requests.next() {
         let asked = Instant::now();
         let ok = match &plan.target {
+            Target::Nothing => true,
             Target::InProcess { latency, seed } => {
                 async_std::task::sleep(latency.sample(*seed, n)).await;
                 true
@@ -58,12 +57,7 @@ async fn worker(
                 .is_ok_and(|answer| answered(answer.status()))
             }
         };
-        if ok {
-            record(&mut latencies, asked.elapsed());
-        } else {
-            failures += 1;
-        }
+        requests.done(n, asked, ok);
     }
-    (latencies, failures)
 }
 // ANCHOR_END: worker

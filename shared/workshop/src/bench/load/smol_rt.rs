@@ -6,45 +6,45 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_compat::Compat;
-use hdrhistogram::Histogram;
 use pipeline::{Config, PipelineError};
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
+use super::{Clock, Outcome, Plan, Requests, Target, answered, client_error};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
-    let requests = Arc::new(Requests::new(plan.requests));
+    let requests = Arc::new(Requests::new(plan));
     let client = reqwest::Client::builder().build().map_err(client_error)?;
     let threads = Config::default().worker_threads;
-    let started = Instant::now();
-    let parts = runtimes::with_smol_executor(threads, "bench-load", |executor| {
+    let mut clock = Clock::new();
+    let line = requests.close();
+    runtimes::with_smol_executor(threads, "bench-load", |executor| {
         let workers: Vec<_> = (0..plan.concurrency)
             .map(|_| {
                 let (plan, requests, client) =
                     (plan.clone(), Arc::clone(&requests), client.clone());
-                executor.spawn(async move { worker(&plan, &requests, &client).await })
+                executor.spawn(async move {
+                    requests.wait_at_line().await;
+                    worker(&plan, &requests, &client).await;
+                })
             })
             .collect();
-        Ok(smol::block_on(async {
-            let mut parts = Vec::with_capacity(workers.len());
+        smol::block_on(async {
+            requests.open_when_ready(line).await;
+            clock.opened();
             for w in workers {
-                parts.push(w.await);
+                w.await;
             }
-            parts
-        }))
+        });
+        Ok(())
     })?;
-    Ok(finish(started, parts))
+    Ok(clock.finish(&requests))
 }
 
 // ANCHOR: worker
-async fn worker(
-    plan: &Plan,
-    requests: &Requests,
-    client: &reqwest::Client,
-) -> (Histogram<u64>, u64) {
-    let (mut latencies, mut failures) = (histogram(), 0);
+async fn worker(plan: &Plan, requests: &Requests, client: &reqwest::Client) {
     while let Some(n) = requests.next() {
         let asked = Instant::now();
         let ok = match &plan.target {
+            Target::Nothing => true,
             Target::InProcess { latency, seed } => {
                 smol::Timer::after(latency.sample(*seed, n)).await;
                 true
@@ -61,12 +61,7 @@ async fn worker(
                 .is_ok_and(|answer| answered(answer.status()))
             }
         };
-        if ok {
-            record(&mut latencies, asked.elapsed());
-        } else {
-            failures += 1;
-        }
+        requests.done(n, asked, ok);
     }
-    (latencies, failures)
 }
 // ANCHOR_END: worker

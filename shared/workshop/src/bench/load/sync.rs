@@ -5,44 +5,46 @@
 use std::thread;
 use std::time::Instant;
 
-use hdrhistogram::Histogram;
 use pipeline::PipelineError;
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
+use super::{Clock, Outcome, Plan, Requests, Target, answered, client_error};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
-    let requests = Requests::new(plan.requests);
+    let requests = Requests::new(plan);
     let client = match plan.target {
         Target::Http { .. } => Some(
             reqwest::blocking::Client::builder()
                 .build()
                 .map_err(client_error)?,
         ),
-        Target::InProcess { .. } => None,
+        Target::InProcess { .. } | Target::Nothing => None,
     };
-    let started = Instant::now();
-    let parts = thread::scope(|s| {
+    let mut clock = Clock::new();
+    let line = requests.close();
+    thread::scope(|s| {
         let workers: Vec<_> = (0..plan.concurrency)
-            .map(|_| s.spawn(|| worker(plan, &requests, client.as_ref())))
+            .map(|_| {
+                s.spawn(|| {
+                    requests.wait_at_line_blocking();
+                    worker(plan, &requests, client.as_ref());
+                })
+            })
             .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a load worker panicked"))
-            .collect::<Vec<_>>()
+        requests.open_blocking(line);
+        clock.opened();
+        for w in workers {
+            w.join().expect("a load worker panicked");
+        }
     });
-    Ok(finish(started, parts))
+    Ok(clock.finish(&requests))
 }
 
 // ANCHOR: worker
-fn worker(
-    plan: &Plan,
-    requests: &Requests,
-    client: Option<&reqwest::blocking::Client>,
-) -> (Histogram<u64>, u64) {
-    let (mut latencies, mut failures) = (histogram(), 0);
+fn worker(plan: &Plan, requests: &Requests, client: Option<&reqwest::blocking::Client>) {
     while let Some(n) = requests.next() {
         let asked = Instant::now();
         let ok = match (&plan.target, client) {
+            (Target::Nothing, _) => true,
             (Target::InProcess { latency, seed }, _) => {
                 thread::sleep(latency.sample(*seed, n));
                 true
@@ -57,12 +59,7 @@ fn worker(
             }
             (Target::Http { .. }, None) => false,
         };
-        if ok {
-            record(&mut latencies, asked.elapsed());
-        } else {
-            failures += 1;
-        }
+        requests.done(n, asked, ok);
     }
-    (latencies, failures)
 }
 // ANCHOR_END: worker
