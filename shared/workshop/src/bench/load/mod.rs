@@ -10,6 +10,8 @@
 //! files are siblings: diff them to see only the concurrency model change.
 
 pub mod async_std_rt;
+pub mod own_io;
+pub mod registry_process;
 pub mod smol_rt;
 pub mod sync;
 pub mod tokio_rt;
@@ -28,6 +30,8 @@ pub enum Target {
     InProcess { latency: Latency, seed: u64 },
     /// `GET {url}/sensors/{id}` with `x-request-id: bench-{n}`; the service draws the latency.
     Http { url: String },
+    /// The same request with a client on the variant's own reactor ([`own_io`]).
+    OwnHttp(own_io::OwnHttp),
 }
 
 /// One run of the load generator.

@@ -18,7 +18,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
                 .build()
                 .map_err(client_error)?,
         ),
-        Target::InProcess { .. } => None,
+        Target::InProcess { .. } | Target::OwnHttp(_) => None,
     };
     let started = Instant::now();
     let parts = thread::scope(|s| {
@@ -56,6 +56,7 @@ fn worker(
                     .is_ok_and(|answer| answered(answer.status()))
             }
             (Target::Http { .. }, None) => false,
+            (Target::OwnHttp(own), _) => own.std(n),
         };
         if ok {
             record(&mut latencies, asked.elapsed());

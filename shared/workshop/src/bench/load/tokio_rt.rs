@@ -7,7 +7,9 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use pipeline::{Config, PipelineError};
 
-use super::{Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, record};
+use super::{
+    Outcome, Plan, Requests, Target, answered, client_error, finish, histogram, own_io, record,
+};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     let requests = Arc::new(Requests::new(plan.requests));
@@ -45,7 +47,8 @@ async fn worker(
                 tokio::time::sleep(latency.sample(*seed, n)).await;
                 true
             }
-            Target::Http { url } => {
+            // tokio's own reactor is reqwest's: the same request as the reqwest rows.
+            Target::Http { url } | Target::OwnHttp(own_io::OwnHttp { url, .. }) => {
                 let (header, id) = super::request_id(n);
                 client
                     .get(super::sensor_url(url, n))
