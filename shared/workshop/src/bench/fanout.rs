@@ -7,9 +7,11 @@
 use std::time::Duration;
 
 use pipeline::Variant;
-use registry_service::{Latency, RegistryOptions, RegistryService};
+use registry_service::{Latency, Wait};
 
 use super::doc::{Doc, Table, millis, rate, runs};
+use super::load::own_io::{self, OwnHttp};
+use super::load::registry_process::RegistryProcess;
 use super::load::{self, Plan, Target};
 use super::plot::{Chart, Corner, Series};
 use super::{Ctx, GroupOutput, Step};
@@ -20,13 +22,16 @@ pub const LATENCIES: [Duration; 2] = [Duration::from_millis(5), Duration::from_m
 enum Transport {
     InProcess,
     Http,
+    /// HTTP with a client on each variant's own reactor (`load::own_io`).
+    OwnHttp,
 }
 
 impl Transport {
     fn name(self) -> &'static str {
         match self {
             Transport::InProcess => "in-process",
-            Transport::Http => "HTTP",
+            Transport::Http => "HTTP, reqwest",
+            Transport::OwnHttp => "HTTP, own reactor",
         }
     }
 }
@@ -54,9 +59,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let rounds = |t: Transport| match (t, ctx.quick) {
         (_, true) => 5,
         (Transport::InProcess, false) => 20,
-        (Transport::Http, false) => 10,
+        (Transport::Http | Transport::OwnHttp, false) => 10,
     };
-    let transports = [Transport::InProcess, Transport::Http];
+    let transports = [Transport::InProcess, Transport::Http, Transport::OwnHttp];
     let mut step = Step::new(
         ctx,
         transports.len() * LATENCIES.len() * concurrencies.len() * 4 * ctx.repeats,
@@ -65,12 +70,14 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     for transport in transports {
         for latency in LATENCIES {
             // One service per latency, with room for every request the largest C can have.
+            // In a process of its own, so that it shares no runtime with the client.
             let service = match transport {
-                Transport::Http => Some(RegistryService::start(RegistryOptions {
-                    latency: Latency::Fixed(latency),
-                    capacity: 2 * concurrencies.iter().max().copied().unwrap_or(1),
-                    ..RegistryOptions::default()
-                })?),
+                Transport::Http | Transport::OwnHttp => Some(RegistryProcess::start(
+                    Latency::Fixed(latency),
+                    0,
+                    2 * concurrencies.iter().max().copied().unwrap_or(1),
+                    Wait::Timer,
+                )?),
                 Transport::InProcess => None,
             };
             for &concurrency in concurrencies {
@@ -78,6 +85,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                     concurrency,
                     requests: (concurrency * rounds(transport)) as u64,
                     target: match &service {
+                        Some(s) if transport == Transport::OwnHttp => {
+                            Target::OwnHttp(OwnHttp::new(&s.url()))
+                        }
                         Some(service) => Target::Http { url: service.url() },
                         None => Target::InProcess {
                             latency: Latency::Fixed(latency),
@@ -207,6 +217,14 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         ),
     );
     doc.table(&table);
+    doc.text(&format!(
+        "The registry runs in a process of its own. HTTP, reqwest: every variant's client \
+         waits on tokio's reactor. HTTP, own reactor: {}; {}; {}; {}.",
+        own_io::reactor_label(Variant::Sync, true),
+        own_io::reactor_label(Variant::Tokio, true),
+        own_io::reactor_label(Variant::AsyncStd, true),
+        own_io::reactor_label(Variant::Smol, true)
+    ));
     doc.text(
         "What one wait really took, as the worker saw it, at C = 1 (median of the runs' mean \
          latencies). Anything above W is the model's own cost per wait: a timer's rounding, a \
@@ -251,6 +269,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         let name = match transport {
             Transport::InProcess => "fan-out-in-process",
             Transport::Http => "fan-out-http",
+            Transport::OwnHttp => continue,
         };
         out.plot(name, &chart, &ctx.provenance)?;
     }

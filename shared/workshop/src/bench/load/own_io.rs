@@ -16,7 +16,8 @@
 //! clients poll it inside the request that needs it (no spawn, so no executor handle to pass),
 //! which is enough for HTTP/1: between requests a keep-alive connection has nothing to do.
 //!
-//! Each client keeps idle keep-alive connections in a pool, as reqwest does: at C in flight it
+//! Sockets are `TCP_NODELAY`, as reqwest's are. Each client keeps idle keep-alive connections
+//! in a pool, as reqwest does: at C in flight it
 //! ends up with C connections, opened by the first requests (a connection the server closed
 //! is dropped before use and replaced, never retried after a request was sent).
 
@@ -96,7 +97,10 @@ impl OwnHttp {
         let (path, (header, id)) = self.request(n);
         let connection = match self.pools.std.take() {
             Some(c) => c,
-            None => match TcpStream::connect(self.host()) {
+            None => match TcpStream::connect(self.host()).and_then(|s| {
+                s.set_nodelay(true)?;
+                Ok(s)
+            }) {
                 Ok(socket) => BufReader::new(socket),
                 Err(_) => return false,
             },
@@ -112,13 +116,21 @@ impl OwnHttp {
 
     /// Request `n` with hyper over async-std's socket.
     pub async fn async_std(&self, n: u64) -> bool {
-        let connect = || async_std::net::TcpStream::connect(self.host().to_string());
+        let connect = || async {
+            let socket = async_std::net::TcpStream::connect(self.host()).await?;
+            socket.set_nodelay(true)?;
+            Ok(socket)
+        };
         self.hyper(&self.pools.async_std, connect, n).await
     }
 
     /// Request `n` with hyper over smol's socket.
     pub async fn smol(&self, n: u64) -> bool {
-        let connect = || smol::net::TcpStream::connect(self.host().to_string());
+        let connect = || async {
+            let socket = smol::net::TcpStream::connect(self.host()).await?;
+            socket.set_nodelay(true)?;
+            Ok(socket)
+        };
         self.hyper(&self.pools.smol, connect, n).await
     }
 
