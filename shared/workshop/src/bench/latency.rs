@@ -291,7 +291,17 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         };
         out.plot(file, &chart, &ctx.provenance)?;
     }
-    if let Some((name, rows)) = measured.iter().find(|(n, _)| n == HTTP_SETUP) {
+    // The caveat every scheduling figure needs, as a figure of its own.
+    out.summary(
+        &format!(
+            "timer rounding: a {} ms sleep minus W (a socket wait: see latency.md)",
+            WAIT.as_millis()
+        ),
+        waits
+            .iter()
+            .map(|w| format!("{:+.2} ms", (w.sleep - WAIT.as_secs_f64()) * 1e3)),
+    );
+    for (name, rows) in measured.iter().filter(|(n, _)| n.starts_with("HTTP")) {
         out.summary(
             &format!(
                 "p99 latency, {name} (registry alone: {} ms)",
