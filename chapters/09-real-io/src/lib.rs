@@ -56,6 +56,27 @@ pub fn chapter_input() -> Input {
     })
 }
 
+/// The registry service in a process of its own, `--latency L --seed S --capacity C --wait W`
+/// (a [`Latency`] and a [`registry_service::Wait`] in their text forms): prints its URL, serves until its standard input closes. The
+/// measurement lab's HTTP rows talk to it, so the server shares neither the client's runtime
+/// nor its threads.
+pub const REGISTRY_CHILD: course::Child = course::Child {
+    name: "ch09-registry",
+    main: |args| {
+        let options = RegistryOptions {
+            latency: args.value("--latency")?,
+            seed: args.value("--seed")?,
+            capacity: args.value("--capacity")?,
+            wait: args.value("--wait")?,
+            ..RegistryOptions::default()
+        };
+        let (mut out, mut until) = (std::io::stdout().lock(), std::io::stdin().lock());
+        Ok(registry_service::serve_until_closed(
+            options, &mut out, &mut until,
+        )?)
+    },
+};
+
 /// What a run is given besides its input and config.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {
@@ -199,6 +220,7 @@ pub const CHAPTER: course::Chapter = course::Chapter {
     input: Some(chapter_input),
     flags: &[course::RunFlag::Sink],
     custom_run: Some(run_with_flags),
+    children: &[REGISTRY_CHILD],
     ..course::Chapter::BASE
 };
 

@@ -110,6 +110,9 @@ pub struct Row {
     pub records: u64,
     /// Fleet start to the last acknowledgement: connection set-up included.
     pub wall: Duration,
+    /// Fleet start to the moment every connection was being served: the set-up part of
+    /// `wall` (no sensor streams before it).
+    pub setup: Option<Duration>,
     /// `Ok(report == reference)`, or why the run failed.
     pub outcome: Result<bool, String>,
 }
@@ -133,6 +136,14 @@ impl Row {
     pub fn records_per_second(&self) -> Option<f64> {
         (self.outcome.is_ok() && self.wall > Duration::ZERO)
             .then(|| self.records as f64 / self.wall.as_secs_f64())
+    }
+
+    /// Records per second once every connection was being served: the steady state, without
+    /// connection set-up.
+    pub fn steady_records_per_second(&self) -> Option<f64> {
+        let streaming = self.wall.checked_sub(self.setup?)?;
+        (self.outcome.is_ok() && streaming > Duration::ZERO)
+            .then(|| self.records as f64 / streaming.as_secs_f64())
     }
 }
 
@@ -265,6 +276,7 @@ pub fn experiment_with(out: &mut dyn Write, setup: &Setup) -> Result<Vec<Row>, P
                 start_rss_kib: measured.start_rss_kib,
                 records: measured.records,
                 wall: measured.wall,
+                setup: measured.setup,
                 outcome: measured.outcome,
             };
             print(out, &row.to_string())?;
@@ -300,6 +312,7 @@ struct Measured {
     start_rss_kib: Option<u64>,
     records: u64,
     wall: Duration,
+    setup: Option<Duration>,
     outcome: Result<bool, String>,
 }
 
@@ -311,12 +324,13 @@ impl Measured {
             start_rss_kib: None,
             records: 0,
             wall: Duration::ZERO,
+            setup: None,
             outcome: Err(why),
         }
     }
 
     /// `measured: threads=305 peak_kib=12345 start_kib=4567 records=2000 wall_us=81234
-    /// outcome=yes` (outcome last: `yes`, `no`, or `failed: <why>`).
+    /// setup_us=40000 outcome=yes` (outcome last: `yes`, `no`, or `failed: <why>`).
     fn line(&self) -> String {
         let opt = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
         let outcome = match &self.outcome {
@@ -325,12 +339,14 @@ impl Measured {
             Err(why) => format!("failed: {why}"),
         };
         format!(
-            "{MEASURED} threads={} peak_kib={} start_kib={} records={} wall_us={} outcome={outcome}",
+            "{MEASURED} threads={} peak_kib={} start_kib={} records={} wall_us={} setup_us={} \
+             outcome={outcome}",
             opt(self.threads_peak.map(|t| t as u64)),
             opt(self.peak_rss_kib),
             opt(self.start_rss_kib),
             self.records,
             self.wall.as_micros(),
+            opt(self.setup.map(|d| d.as_micros() as u64)),
         )
     }
 
@@ -356,6 +372,7 @@ impl Measured {
             start_rss_kib: number("start_kib")?,
             records: number("records")?.ok_or_else(bad)?,
             wall: Duration::from_micros(number("wall_us")?.ok_or_else(bad)?),
+            setup: number("setup_us")?.map(Duration::from_micros),
             outcome,
         })
     }
@@ -408,9 +425,11 @@ pub fn server_main_with(
     let wall = started.elapsed();
     let mut threads_peak = sampler.peak().ok();
     let peak_rss_kib = if memory { peak_rss_kib().ok() } else { None };
+    let mut setup = None;
     let (records, outcome, fleet_said) = match served {
         Ok(served) => {
             threads_peak = threads_peak.max(served.threads_at_full);
+            setup = served.all_served_at.map(|at| at - started);
             (
                 served.report.lines_read(),
                 Ok(served.report.text() == reference.text()),
@@ -425,6 +444,7 @@ pub fn server_main_with(
         start_rss_kib,
         records,
         wall,
+        setup,
         outcome,
     };
     println!("{}", measured.line());
@@ -450,10 +470,36 @@ mod tests {
                 start_rss_kib: Some(4567),
                 records: 2000,
                 wall: Duration::from_micros(81_234),
+                setup: Some(Duration::from_micros(40_000)),
                 outcome,
             };
             assert_eq!(Measured::parse(&measured.line()), Ok(measured));
         }
+    }
+
+    #[test]
+    fn steady_records_per_second_leaves_the_set_up_out() {
+        let row = |setup: Option<Duration>| Row {
+            connections: 10,
+            variant: Variant::Sync,
+            model: Model::ThreadPerConnection,
+            pool_threads: 4,
+            threads_peak: None,
+            peak_rss_kib: None,
+            start_rss_kib: None,
+            records: 1_000,
+            wall: Duration::from_secs(2),
+            setup,
+            outcome: Ok(true),
+        };
+        let measured = row(Some(Duration::from_millis(1_500)));
+        assert_eq!(measured.records_per_second(), Some(500.0));
+        assert_eq!(measured.steady_records_per_second(), Some(2_000.0));
+        assert_eq!(row(None).steady_records_per_second(), None);
+        assert_eq!(
+            row(Some(Duration::from_secs(2))).steady_records_per_second(),
+            None
+        );
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub struct Served {
     pub fleet: String,
     /// This process's thread count at the moment every connection was being served.
     pub threads_at_full: Option<usize>,
+    /// When every connection was being served: set-up before, streaming after.
+    pub all_served_at: Option<Instant>,
 }
 
 /// Runs `server` against `fleet` with `connections` connections; the report of every frame
@@ -150,6 +152,7 @@ pub fn serve(
         connections: received.connections,
         fleet: summary,
         threads_at_full: session.threads_at_full(),
+        all_served_at: session.full_at(),
     })
 }
 

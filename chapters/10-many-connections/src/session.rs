@@ -10,9 +10,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use pipeline::{Config, PipelineError, Progress, Registry};
 
@@ -39,6 +40,8 @@ pub struct Session {
     serving: AtomicUsize,
     /// The process's thread count at the moment the last connection was taken on (0: not yet).
     threads_at_full: AtomicUsize,
+    /// When the last connection was taken on: connection set-up ends, streaming begins.
+    full_at: OnceLock<Instant>,
     stop: AtomicBool,
     abandoned: AtomicBool,
     events: Sender<Event>,
@@ -54,6 +57,7 @@ impl Session {
             accepted: AtomicUsize::new(0),
             serving: AtomicUsize::new(0),
             threads_at_full: AtomicUsize::new(0),
+            full_at: OnceLock::new(),
             stop: AtomicBool::new(false),
             abandoned: AtomicBool::new(false),
             events,
@@ -97,6 +101,7 @@ impl Session {
         if serving == self.connections {
             let threads = procstats::thread_count().unwrap_or(0);
             self.threads_at_full.store(threads, Ordering::SeqCst);
+            let _ = self.full_at.set(Instant::now());
         }
         self.activity.add(1);
     }
@@ -141,6 +146,11 @@ impl Session {
 
     pub(crate) fn activity(&self) -> u64 {
         self.activity.lines_read()
+    }
+
+    /// When every connection was being served, if that moment came.
+    pub(crate) fn full_at(&self) -> Option<Instant> {
+        self.full_at.get().copied()
     }
 
     /// The thread count when every connection was being served, if that moment came.

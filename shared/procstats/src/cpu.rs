@@ -101,6 +101,12 @@ pub fn process_cpu_ticks() -> Result<u64, ProcError> {
     parse_stat_ticks(&source::read("/proc/self/stat")?).map(|(_, ticks)| ticks)
 }
 
+/// The user + system time so far of another process, by pid (a child: the lab's registry
+/// service runs in one, so its CPU is not in this process's), in ticks.
+pub fn pid_cpu_ticks(pid: u32) -> Result<u64, ProcError> {
+    parse_stat_ticks(&source::read_pid_stat(pid)?).map(|(_, ticks)| ticks)
+}
+
 /// The user + system time so far of this process's live threads whose name starts with
 /// `prefix` (e.g. a runtime's named workers), in ticks. Threads that have ended are not
 /// counted: use it for threads that live across the measurement.

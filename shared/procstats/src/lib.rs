@@ -20,7 +20,8 @@ mod sampler;
 mod source;
 
 pub use cpu::{
-    MachineCpu, TICKS_PER_SECOND, load_average, machine_cpu, process_cpu_ticks, threads_cpu_ticks,
+    MachineCpu, TICKS_PER_SECOND, load_average, machine_cpu, pid_cpu_ticks, process_cpu_ticks,
+    threads_cpu_ticks,
 };
 pub use error::ProcError;
 pub use parse::{Status, ThreadState};

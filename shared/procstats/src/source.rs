@@ -5,9 +5,9 @@
 //! to exist would not mean the same thing.
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) use elsewhere::{count_entries, read, read_each, write};
+pub(crate) use elsewhere::{count_entries, read, read_each, read_pid_stat, write};
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{count_entries, read, read_each, write};
+pub(crate) use linux::{count_entries, read, read_each, read_pid_stat, write};
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -19,6 +19,14 @@ mod linux {
 
     pub(crate) fn write(path: &'static str, contents: &str) -> Result<(), ProcError> {
         std::fs::write(path, contents).map_err(|source| ProcError::Io { path, source })
+    }
+
+    /// Another process's `stat` line (a child of ours, e.g. the lab's registry service).
+    pub(crate) fn read_pid_stat(pid: u32) -> Result<String, ProcError> {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|source| ProcError::Io {
+            path: "/proc/<pid>/stat",
+            source,
+        })
     }
 
     /// The entries of a directory, e.g. one per thread in `/proc/self/task`.
@@ -49,6 +57,10 @@ mod elsewhere {
     }
 
     pub(crate) fn write(_path: &'static str, _contents: &str) -> Result<(), ProcError> {
+        Err(ProcError::not_measured_here())
+    }
+
+    pub(crate) fn read_pid_stat(_pid: u32) -> Result<String, ProcError> {
         Err(ProcError::not_measured_here())
     }
 

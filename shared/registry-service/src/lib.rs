@@ -34,5 +34,5 @@ mod listener;
 pub mod plan;
 pub mod service;
 
-pub use plan::{Fault, Latency, REQUEST_ID, ServiceFaults, request_key};
-pub use service::{RegistryOptions, RegistryService, ServiceStats, serve};
+pub use plan::{Fault, Latency, REQUEST_ID, ServiceFaults, Wait, request_key};
+pub use service::{RegistryOptions, RegistryService, ServiceStats, serve, serve_until_closed};

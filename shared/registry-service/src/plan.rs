@@ -50,6 +50,81 @@ impl Latency {
     }
 }
 
+/// How the service waits out a request's latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    /// tokio's timer, as any tokio service would: it rounds a wait up to its next millisecond
+    /// tick, so a 5 ms latency takes 5 to 6 ms.
+    #[default]
+    Timer,
+    /// To within the OS's sleep precision: tokio's timer to within 2 ms of the end, then a
+    /// blocking sleep for the rest (on tokio's blocking pool). The measurement lab's socket
+    /// waits use it, so that what a client waits on its socket is the latency, not a timer's
+    /// rounding.
+    Precise,
+}
+
+impl Wait {
+    /// The text form, for a command line: `timer` or `precise`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wait::Timer => "timer",
+            Wait::Precise => "precise",
+        }
+    }
+}
+
+impl std::str::FromStr for Wait {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Wait, String> {
+        [Wait::Timer, Wait::Precise]
+            .into_iter()
+            .find(|w| w.name() == text)
+            .ok_or_else(|| format!("wait {text:?}: expected timer or precise"))
+    }
+}
+
+/// The text form of a [`Latency`], for a command line (the registry as a child process):
+/// `none`, `fixed:US`, `uniform:MIN_US:MAX_US`, `long-tail:MEDIAN_US:P99_US`, in whole
+/// microseconds.
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = |d: Duration| d.as_micros();
+        match *self {
+            Latency::None => write!(f, "none"),
+            Latency::Fixed(d) => write!(f, "fixed:{}", us(d)),
+            Latency::Uniform { min, max } => write!(f, "uniform:{}:{}", us(min), us(max)),
+            Latency::LongTail { median, p99 } => {
+                write!(f, "long-tail:{}:{}", us(median), us(p99))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Latency {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Latency, String> {
+        let mut parts = text.split(':');
+        let kind = parts.next().unwrap_or_default();
+        let micros: Vec<Duration> = parts
+            .map(|p| p.parse().map(Duration::from_micros))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("latency {text:?}: {e}"))?;
+        match (kind, micros.as_slice()) {
+            ("none", []) => Ok(Latency::None),
+            ("fixed", &[d]) => Ok(Latency::Fixed(d)),
+            ("uniform", &[min, max]) => Ok(Latency::Uniform { min, max }),
+            ("long-tail", &[median, p99]) => Ok(Latency::LongTail { median, p99 }),
+            _ => Err(format!(
+                "latency {text:?}: expected none, fixed:US, uniform:MIN_US:MAX_US or \
+                 long-tail:MEDIAN_US:P99_US"
+            )),
+        }
+    }
+}
+
 /// What goes wrong, and for which requests. Rates are per mille of requests, each decided
 /// independently per request from the seed and the request's key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,6 +199,33 @@ fn unit(seed: u64, key: u64, salt: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_text_round_trips_and_refuses_nonsense() {
+        let ms = Duration::from_millis;
+        for latency in [
+            Latency::None,
+            Latency::Fixed(ms(5)),
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(9),
+            },
+            Latency::LongTail {
+                median: ms(10),
+                p99: ms(50),
+            },
+        ] {
+            assert_eq!(latency.to_string().parse::<Latency>(), Ok(latency));
+        }
+        assert_eq!(Latency::Fixed(ms(5)).to_string(), "fixed:5000");
+        for bad in ["", "fixed", "fixed:1:2", "slow:5", "uniform:x:1"] {
+            assert!(bad.parse::<Latency>().is_err(), "{bad:?} parsed");
+        }
+        for wait in [Wait::Timer, Wait::Precise] {
+            assert_eq!(wait.name().parse::<Wait>(), Ok(wait));
+        }
+        assert!("exact".parse::<Wait>().is_err());
+    }
 
     #[test]
     fn latency_distributions_have_the_shape_they_promise() {

@@ -20,7 +20,7 @@ use pipeline::{FleetRegistry, LookupError, Registry};
 use tokio::net::TcpListener;
 
 use crate::listener::{KillSwitch, KillableListener};
-use crate::plan::{Fault, Latency, REQUEST_ID, ServiceFaults, request_key};
+use crate::plan::{Fault, Latency, REQUEST_ID, ServiceFaults, Wait, request_key};
 
 /// How the service behaves. `Default`: the default fleet, no latency, room for 64 requests at
 /// once, no faults, two threads.
@@ -36,6 +36,8 @@ pub struct RegistryOptions {
     pub faults: ServiceFaults,
     /// Worker threads of the service's own tokio runtime.
     pub threads: usize,
+    /// How a request's latency is waited out: tokio's timer unless you say otherwise.
+    pub wait: Wait,
 }
 
 impl Default for RegistryOptions {
@@ -47,6 +49,7 @@ impl Default for RegistryOptions {
             capacity: 64,
             faults: ServiceFaults::none(),
             threads: 2,
+            wait: Wait::Timer,
         }
     }
 }
@@ -240,12 +243,45 @@ pub fn serve(port: u16, options: RegistryOptions) -> io::Result<()> {
     Err(io::Error::other("the registry service stopped"))
 }
 
+/// Runs the service as another process's server (the measurement lab's, so that the server
+/// does not share the measured client's runtime or threads): prints its URL as the first line
+/// of `out`, then serves until `until` ends — the parent closes the pipe, or dies, so a service
+/// never outlives the process that started it.
+pub fn serve_until_closed(
+    options: RegistryOptions,
+    out: &mut impl io::Write,
+    until: &mut impl io::Read,
+) -> io::Result<()> {
+    let service = RegistryService::start(options)?;
+    writeln!(out, "{}", service.url())?;
+    out.flush()?;
+    io::copy(until, &mut io::sink())?;
+    drop(service);
+    Ok(())
+}
+
 async fn serve_on(listener: TcpListener, shared: Arc<Shared>) -> io::Result<()> {
     let app = Router::new()
         .route("/sensors/{id}", get(sensor))
         .with_state(shared)
         .into_make_service_with_connect_info::<KillSwitch>();
     axum::serve(KillableListener(listener), app).await
+}
+
+/// Waits `latency` the way `wait` says.
+async fn wait_out(wait: Wait, latency: Duration) {
+    match wait {
+        Wait::Timer => tokio::time::sleep(latency).await,
+        Wait::Precise => {
+            // tokio's timer wakes up to a millisecond late; stop it 2 ms short, sleep the rest.
+            let end = std::time::Instant::now() + latency;
+            if let Some(coarse) = latency.checked_sub(Duration::from_millis(2)) {
+                tokio::time::sleep(coarse).await;
+            }
+            let rest = end.saturating_duration_since(std::time::Instant::now());
+            let _ = tokio::task::spawn_blocking(move || thread::sleep(rest)).await;
+        }
+    }
 }
 
 // ANCHOR: handler
@@ -275,7 +311,7 @@ async fn sensor(
         latency += options.faults.slow_by;
     }
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        wait_out(options.wait, latency).await;
     }
     match fault {
         Fault::Drop => {
@@ -344,6 +380,28 @@ mod tests {
         assert_eq!(status, 404);
         let stats = service.stats();
         assert_eq!((stats.requests, stats.ok, stats.not_found), (2, 1, 1));
+    }
+
+    #[test]
+    fn both_ways_of_waiting_wait_out_the_latency_and_answer() {
+        // Logic, not timing: each way waits at least the latency (never less), and answers.
+        for wait in [Wait::Timer, Wait::Precise] {
+            for latency in [Duration::from_millis(1), Duration::from_millis(3)] {
+                let started = std::time::Instant::now();
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                runtime.block_on(wait_out(wait, latency));
+                assert!(started.elapsed() >= latency, "{wait:?} {latency:?}");
+            }
+            let service = RegistryService::start(RegistryOptions {
+                latency: Latency::Fixed(Duration::from_millis(3)),
+                wait,
+                ..RegistryOptions::default()
+            })
+            .unwrap();
+            let client = reqwest::blocking::Client::new();
+            let url = format!("{}/sensors/s-0013", service.url());
+            assert_eq!(get(&client, &url).unwrap().0, 200, "{wait:?}");
+        }
     }
 
     #[test]

@@ -1307,3 +1307,41 @@ fn no_command_prints_a_database_password() {
         text(&out.stderr)
     );
 }
+
+/// Chapter 9's registered registry child, as the lab starts it: it says its URL, answers a
+/// request, and ends by itself when its standard input closes (so it cannot outlive the lab).
+#[test]
+fn the_registry_child_serves_until_its_stdin_closes() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    // deadline: `wait_within` below, and KillOnDrop if an assertion fails first
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workshop"));
+    command
+        .env(course::child::CHILD_VAR, "ch09-registry")
+        .args(["--latency", "fixed:1000", "--seed", "0", "--capacity", "4"])
+        .args(["--wait", "precise"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = testkit::KillOnDrop(command.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let host = line.trim().trim_start_matches("http://").to_string();
+    let mut socket = std::net::TcpStream::connect(&host).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let sensor = pipeline::FleetRegistry::sensor_id(0);
+    write!(
+        socket,
+        "GET /sensors/{sensor} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(child.0.stdin.take());
+    let status = child.wait_within(TEST_DEADLINE).unwrap();
+    assert!(status.success(), "{status}");
+}

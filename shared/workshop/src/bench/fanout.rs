@@ -7,9 +7,11 @@
 use std::time::Duration;
 
 use pipeline::Variant;
-use registry_service::{Latency, RegistryOptions, RegistryService};
+use registry_service::{Latency, Wait};
 
 use super::doc::{Doc, Table, millis, rate, runs};
+use super::load::own_io::{self, OwnHttp};
+use super::load::registry_process::RegistryProcess;
 use super::load::{self, Plan, Target};
 use super::plot::{Chart, Corner, Series};
 use super::stats::{self, Sample};
@@ -24,13 +26,16 @@ const CPU_WINDOW: Duration = Duration::from_millis(200);
 enum Transport {
     InProcess,
     Http,
+    /// HTTP with a client on each variant's own reactor (`load::own_io`).
+    OwnHttp,
 }
 
 impl Transport {
     fn name(self) -> &'static str {
         match self {
             Transport::InProcess => "in-process",
-            Transport::Http => "HTTP",
+            Transport::Http => "HTTP, reqwest",
+            Transport::OwnHttp => "HTTP, own reactor",
         }
     }
 }
@@ -93,7 +98,8 @@ fn measure(
     for (_, i) in stats::schedule(variants, repeats, seed) {
         let variant = Variant::ALL[i];
         let what = match &plan.target {
-            Target::Http { .. } => "HTTP",
+            Target::Http { .. } => "HTTP, reqwest",
+            Target::OwnHttp(_) => "HTTP, own reactor",
             _ => "in-process",
         };
         step.next(&format!("{what}, C = {}, {variant}", plan.concurrency));
@@ -146,23 +152,23 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             // W = 50 ms in-process: even a quick run measures those.
             (Transport::InProcess, false) => &[1, 16, 100, 256, 1000, 4096],
             (Transport::InProcess, true) => &[1, 100, 1000, 4096],
-            (Transport::Http, false) => &[1, 16, 256, 4096],
-            (Transport::Http, true) => &[1, 16, 256],
+            (Transport::Http | Transport::OwnHttp, false) => &[1, 16, 256, 4096],
+            (Transport::Http | Transport::OwnHttp, true) => &[1, 16, 256],
         }
     };
     let rounds = |t: Transport| match (t, ctx.quick) {
         (_, true) => 5,
         (Transport::InProcess, false) => 20,
-        (Transport::Http, false) => 10,
+        (Transport::Http | Transport::OwnHttp, false) => 10,
     };
     // In-process runs are cheap: more of them.
     let repeats = |t: Transport| match (t, ctx.quick) {
         (Transport::InProcess, true) => 3,
-        (Transport::Http, true) => 2,
+        (Transport::Http | Transport::OwnHttp, true) => 2,
         (Transport::InProcess, false) => 5,
-        (Transport::Http, false) => 3,
+        (Transport::Http | Transport::OwnHttp, false) => 3,
     };
-    let transports = [Transport::InProcess, Transport::Http];
+    let transports = [Transport::InProcess, Transport::Http, Transport::OwnHttp];
     let variants = Variant::ALL.len();
     let calibration_repeats = 3;
     let mut step = Step::new(
@@ -179,12 +185,14 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     for transport in transports {
         for latency in LATENCIES {
             // One service per latency, with room for every request the largest C can have.
+            // In a process of its own, so that it shares no runtime with the client.
             let service = match transport {
-                Transport::Http => Some(RegistryService::start(RegistryOptions {
-                    latency: Latency::Fixed(latency),
-                    capacity: 2 * concurrencies(transport).iter().max().copied().unwrap_or(1),
-                    ..RegistryOptions::default()
-                })?),
+                Transport::Http | Transport::OwnHttp => Some(RegistryProcess::start(
+                    Latency::Fixed(latency),
+                    0,
+                    2 * concurrencies(transport).iter().max().copied().unwrap_or(1),
+                    Wait::Timer,
+                )?),
                 Transport::InProcess => None,
             };
             for &concurrency in concurrencies(transport) {
@@ -192,6 +200,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                     concurrency,
                     requests: (concurrency * rounds(transport)) as u64,
                     target: match &service {
+                        Some(s) if transport == Transport::OwnHttp => {
+                            Target::OwnHttp(OwnHttp::new(&s.url()))
+                        }
                         Some(service) => Target::Http { url: service.url() },
                         None => Target::InProcess {
                             latency: Latency::Fixed(latency),
@@ -360,7 +371,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             let machine = format!("machine {:.0}%", c.machine_busy.median());
             match p.transport {
                 Transport::InProcess => format!("{client} ({machine})"),
-                Transport::Http => format!(
+                Transport::Http | Transport::OwnHttp => format!(
                     "client {client}, server {} ({machine})",
                     c.server_cpu.cell(&format!("{:.0}%", c.server_cpu.median()))
                 ),
@@ -405,6 +416,14 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
          over a row's timed window × the cores, is the lab's share of that window.",
     );
     doc.table(&calibration_table);
+    doc.text(&format!(
+        "The registry runs in a process of its own. HTTP, reqwest: every variant's client \
+         waits on tokio's reactor. HTTP, own reactor: {}; {}; {}; {}.",
+        own_io::reactor_label(Variant::Sync, true),
+        own_io::reactor_label(Variant::Tokio, true),
+        own_io::reactor_label(Variant::AsyncStd, true),
+        own_io::reactor_label(Variant::Smol, true)
+    ));
     doc.text(
         "What one wait really took, as the worker saw it, at C = 1 (median of the runs' mean \
          latencies). Anything above W is the model's own cost per wait: a timer's rounding \
@@ -535,6 +554,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         let name = match transport {
             Transport::InProcess => "fan-out-in-process",
             Transport::Http => "fan-out-http",
+            Transport::OwnHttp => continue,
         };
         out.plot(name, &chart, &ctx.provenance)?;
     }

@@ -3,14 +3,21 @@
 //! every request's latency as its worker saw it in an HDR histogram. The registry's own
 //! distribution is the first row: anything a variant adds on top is queueing in the model —
 //! a ready task waiting for a worker thread, a thread waiting for a core.
+//!
+//! Over HTTP the registry is a process of its own ([`RegistryProcess`]), and each variant is
+//! measured twice: with reqwest, what users write (every reqwest row waits on tokio's reactor),
+//! and with a client on its own reactor ([`own_io`](super::load::own_io)). Every row names the
+//! client and the reactor it used.
 
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use pipeline::Variant;
-use registry_service::{Latency, RegistryOptions, RegistryService, request_key};
+use registry_service::{Latency, Wait, request_key};
 
 use super::doc::{Doc, Table};
+use super::load::own_io::{OwnHttp, reactor_label};
+use super::load::registry_process::RegistryProcess;
 use super::load::{self, Plan, Target, histogram, record};
 use super::plot::{Chart, Corner, Series};
 use super::{Ctx, GroupOutput, Step};
@@ -20,12 +27,109 @@ pub const REGISTRY: Latency = Latency::LongTail {
     p99: Duration::from_millis(50),
 };
 const SEED: u64 = 3;
+/// The setup whose plot the book shows and whose p99 the summary quotes.
+const HTTP_SETUP: &str = "HTTP, reqwest, C = 64";
 const QUANTILES: [f64; 7] = [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999];
 
 struct Setup {
     name: String,
     concurrency: usize,
-    http: bool,
+    transport: Transport,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    InProcess,
+    /// reqwest: tokio's reactor for every variant.
+    Reqwest,
+    /// A client on each variant's own reactor.
+    OwnIo,
+}
+
+/// A row's name: the variant, and over HTTP the client and reactor it used.
+fn who(variant: Variant, transport: Transport) -> String {
+    match transport {
+        Transport::InProcess => variant.to_string(),
+        Transport::Reqwest => format!("{variant}: {}", reactor_label(variant, false)),
+        Transport::OwnIo => format!("{variant}: {}", reactor_label(variant, true)),
+    }
+}
+
+/// The wait the timer table takes apart.
+const WAIT: Duration = Duration::from_millis(5);
+
+/// One variant's wait of [`WAIT`] at C = 1, in seconds: slept on its runtime's timer, and
+/// spent on a socket.
+struct Waits {
+    variant: Variant,
+    sleep: f64,
+    socket: f64,
+}
+
+/// Measures [`Waits`] per variant: the mean latency of each run, median of the runs.
+fn waits(ctx: &Ctx, step: &mut Step) -> anyhow::Result<Vec<Waits>> {
+    let requests = if ctx.quick { 20 } else { 100 };
+    let service = RegistryProcess::start(Latency::Fixed(WAIT), SEED, 16, Wait::Precise)?;
+    let sleep = Plan {
+        concurrency: 1,
+        requests,
+        target: Target::InProcess {
+            latency: Latency::Fixed(WAIT),
+            seed: SEED,
+        },
+    };
+    let socket = Plan {
+        concurrency: 1,
+        requests,
+        target: Target::OwnHttp(OwnHttp::new(&service.url())),
+    };
+    let mut waits = Vec::new();
+    for variant in Variant::ALL {
+        let mut mean = |plan: &Plan, what: &str| -> anyhow::Result<f64> {
+            let mut means = Vec::new();
+            for _ in 0..step.repeats() {
+                step.next(&format!("{what} of {} ms, {variant}", WAIT.as_millis()));
+                let outcome = load::run(variant, plan)?;
+                if outcome.failures > 0 {
+                    anyhow::bail!("{variant}: {} of the {what}s failed", outcome.failures);
+                }
+                means.push(outcome.latencies.mean() / 1e6);
+            }
+            Ok(super::doc::median(means))
+        };
+        let sleep = mean(&sleep, "a sleep")?;
+        let socket = mean(&socket, "a socket wait")?;
+        waits.push(Waits {
+            variant,
+            sleep,
+            socket,
+        });
+    }
+    Ok(waits)
+}
+
+/// The timer table: the two waits, and what each adds to W.
+fn waits_table(waits: &[Waits]) -> Table {
+    let ms = |seconds: f64| format!("{:.2} ms", seconds * 1e3);
+    let plus = |seconds: f64| format!("{:+.2} ms", seconds * 1e3);
+    let mut table = Table::new([
+        "variant",
+        "sleep on its timer",
+        "timer rounding: sleep − W",
+        "wait on a socket",
+        "socket, client, server: socket − W",
+    ]);
+    let w_s = WAIT.as_secs_f64();
+    for w in waits {
+        table.row([
+            who(w.variant, Transport::OwnIo),
+            ms(w.sleep),
+            plus(w.sleep - w_s),
+            ms(w.socket),
+            plus(w.socket - w_s),
+        ]);
+    }
+    table
 }
 
 pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
@@ -33,27 +137,30 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let mut setups = vec![Setup {
         name: "in-process, C = 64".into(),
         concurrency: 64,
-        http: false,
+        transport: Transport::InProcess,
     }];
     if !ctx.quick {
         setups.push(Setup {
             name: "in-process, C = 1024".into(),
             concurrency: 1024,
-            http: false,
+            transport: Transport::InProcess,
         });
     }
     setups.push(Setup {
-        name: "HTTP, C = 64".into(),
+        name: HTTP_SETUP.into(),
         concurrency: 64,
-        http: true,
+        transport: Transport::Reqwest,
     });
-    let mut step = Step::new(ctx, setups.len() * 4 * ctx.repeats);
-    let service = RegistryService::start(RegistryOptions {
-        latency: REGISTRY,
-        seed: SEED,
-        capacity: 4096,
-        ..RegistryOptions::default()
-    })?;
+    setups.push(Setup {
+        name: "HTTP, own reactor, C = 64".into(),
+        concurrency: 64,
+        transport: Transport::OwnIo,
+    });
+    let mut step = Step::new(ctx, (setups.len() + 2) * 4 * ctx.repeats);
+    let waits = waits(ctx, &mut step)?;
+    // A precise server wait: what an HTTP row adds to the registry's own latency is then the
+    // client, its reactor, the sockets and the server, not the server's timer rounding.
+    let service = RegistryProcess::start(REGISTRY, SEED, 4096, Wait::Precise)?;
     // Per setup: its name and, per row (the registry, then each variant), the histogram and
     // the failed requests.
     type Rows = Vec<(String, Histogram<u64>, u64)>;
@@ -63,19 +170,20 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         let plan = Plan {
             concurrency: setup.concurrency,
             requests,
-            target: if setup.http {
-                Target::Http { url: service.url() }
-            } else {
-                Target::InProcess {
+            target: match setup.transport {
+                Transport::InProcess => Target::InProcess {
                     latency: REGISTRY,
                     seed: SEED,
-                }
+                },
+                Transport::Reqwest => Target::Http { url: service.url() },
+                Transport::OwnIo => Target::OwnHttp(OwnHttp::new(&service.url())),
             },
         };
+        let http = setup.transport != Transport::InProcess;
         // The registry's own latencies for exactly these requests: what no model can beat.
         let mut nominal = histogram();
         for n in 0..requests {
-            let key = if setup.http {
+            let key = if http {
                 request_key(&load::request_id(n).1)
             } else {
                 n
@@ -93,7 +201,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                 all.add(outcome.latencies)?;
                 failures += outcome.failures;
             }
-            rows.push((variant.to_string(), all, failures));
+            rows.push((who(variant, setup.transport), all, failures));
         }
         measured.push((setup.name.clone(), rows));
     }
@@ -124,7 +232,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         "Per-request latency against a long-tailed registry (median 10 ms, p99 50 ms)",
         &format!(
             "{rounds} × C requests per run; {} per row, all their latencies in one HDR \
-             histogram (3 significant digits).",
+             histogram (3 significant digits). Over HTTP the registry is a process of its own \
+             that waits out each latency with a precise sleep; each row names its client and \
+             the reactor that waited for its sockets.",
             if ctx.repeats == 1 {
                 "one run".to_string()
             } else {
@@ -133,10 +243,20 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         ),
     );
     doc.table(&table);
+    doc.text(&format!(
+        "Timer rounding, as its own effect: one wait of W = {} ms at C = 1, slept on the \
+         variant's own timer (in-process) and waited on a socket, the server delaying its \
+         answer with a precise sleep (the own-reactor clients above; the registry in its own \
+         process). Mean of each run, median of the runs. The socket wait uses no timer of the \
+         client's runtime: what a sleep adds to W is its timer's rounding (and one wake-up), \
+         what a socket wait adds is the I/O path's cost.",
+        WAIT.as_millis()
+    ));
+    doc.table(&waits_table(&waits));
     let mut out = GroupOutput::new("latency", doc);
     for (name, rows) in &measured {
         let file = match name.as_str() {
-            "HTTP, C = 64" => "latency-http",
+            HTTP_SETUP => "latency-http",
             "in-process, C = 64" => "latency-in-process",
             _ => continue,
         };
@@ -171,7 +291,17 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         };
         out.plot(file, &chart, &ctx.provenance)?;
     }
-    if let Some((name, rows)) = measured.iter().find(|(n, _)| n == "HTTP, C = 64") {
+    // The caveat every scheduling figure needs, as a figure of its own.
+    out.summary(
+        &format!(
+            "timer rounding: a {} ms sleep minus W (a socket wait: see latency.md)",
+            WAIT.as_millis()
+        ),
+        waits
+            .iter()
+            .map(|w| format!("{:+.2} ms", (w.sleep - WAIT.as_secs_f64()) * 1e3)),
+    );
+    for (name, rows) in measured.iter().filter(|(n, _)| n.starts_with("HTTP")) {
         out.summary(
             &format!(
                 "p99 latency, {name} (registry alone: {} ms)",

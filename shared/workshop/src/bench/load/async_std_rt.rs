@@ -45,6 +45,7 @@ async fn worker(plan: &Plan, requests: &Requests, client: &reqwest::Client) {
                 async_std::task::sleep(latency.sample(*seed, n)).await;
                 true
             }
+            Target::OwnHttp(own) => own.async_std(n).await,
             Target::Http { url } => {
                 let (header, id) = super::request_id(n);
                 Compat::new(

@@ -18,6 +18,8 @@
 //! siblings: diff them to see only the concurrency model change.
 
 pub mod async_std_rt;
+pub mod own_io;
+pub mod registry_process;
 pub mod smol_rt;
 pub mod sync;
 pub mod tokio_rt;
@@ -41,6 +43,8 @@ pub enum Target {
     InProcess { latency: Latency, seed: u64 },
     /// `GET {url}/sensors/{id}` with `x-request-id: bench-{n}`; the service draws the latency.
     Http { url: String },
+    /// The same request with a client on the variant's own reactor ([`own_io`]).
+    OwnHttp(own_io::OwnHttp),
 }
 
 /// One run of the load generator.
@@ -322,15 +326,22 @@ impl Default for Clock {
     }
 }
 
-/// The name the registry service gives its threads, as `/proc` shows it (cut to 15 bytes).
+/// The name the registry service gives its threads, as `/proc` shows it (cut to 15 bytes),
+/// when it runs in this process (the tests' service).
 const SERVER_THREADS: &str = "registry-servic";
 
-/// (this process, the registry service's threads) CPU ticks so far.
+/// The pid of the registry service's own process while one runs (0: none), set by
+/// [`RegistryProcess`](registry_process::RegistryProcess): its CPU time is the
+/// server column's, and it is not in this process's.
+pub(crate) static SERVER_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// (this process, the registry service) CPU ticks so far.
 fn cpu_ticks() -> Option<(u64, u64)> {
-    Some((
-        procstats::process_cpu_ticks().ok()?,
-        procstats::threads_cpu_ticks(SERVER_THREADS).ok()?,
-    ))
+    let server = match SERVER_PID.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => procstats::threads_cpu_ticks(SERVER_THREADS).ok()?,
+        pid => procstats::pid_cpu_ticks(pid).ok()?,
+    };
+    Some((procstats::process_cpu_ticks().ok()?, server))
 }
 
 fn ticks(n: u64) -> Duration {

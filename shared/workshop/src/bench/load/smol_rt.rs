@@ -49,6 +49,7 @@ async fn worker(plan: &Plan, requests: &Requests, client: &reqwest::Client) {
                 smol::Timer::after(latency.sample(*seed, n)).await;
                 true
             }
+            Target::OwnHttp(own) => own.smol(n).await,
             Target::Http { url } => {
                 let (header, id) = super::request_id(n);
                 Compat::new(

@@ -17,7 +17,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
                 .build()
                 .map_err(client_error)?,
         ),
-        Target::InProcess { .. } | Target::Nothing => None,
+        Target::InProcess { .. } | Target::Nothing | Target::OwnHttp(_) => None,
     };
     let mut clock = Clock::new();
     let line = requests.close();
@@ -58,6 +58,7 @@ fn worker(plan: &Plan, requests: &Requests, client: Option<&reqwest::blocking::C
                     .is_ok_and(|answer| answered(answer.status()))
             }
             (Target::Http { .. }, None) => false,
+            (Target::OwnHttp(own), _) => own.std(n),
         };
         requests.done(n, asked, ok);
     }

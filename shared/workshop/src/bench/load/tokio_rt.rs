@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use pipeline::{Config, PipelineError};
 
-use super::{Clock, Outcome, Plan, Requests, Target, answered, client_error};
+use super::{Clock, Outcome, Plan, Requests, Target, answered, client_error, own_io};
 
 pub fn run(plan: &Plan) -> Result<Outcome, PipelineError> {
     let requests = Arc::new(Requests::new(plan));
@@ -44,7 +44,8 @@ async fn worker(plan: &Plan, requests: &Requests, client: &reqwest::Client) {
                 tokio::time::sleep(latency.sample(*seed, n)).await;
                 true
             }
-            Target::Http { url } => {
+            // tokio's own reactor is reqwest's: the same request as the reqwest rows.
+            Target::Http { url } | Target::OwnHttp(own_io::OwnHttp { url, .. }) => {
                 let (header, id) = super::request_id(n);
                 client
                     .get(super::sensor_url(url, n))
