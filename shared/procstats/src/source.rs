@@ -84,6 +84,7 @@ mod elsewhere {
                 write("/proc/self/clear_refs", "5").unwrap_err(),
                 count_entries("/proc/self/task").unwrap_err(),
                 read_each("/proc/self/task", "stat").unwrap_err(),
+                read_pid_stat(1).unwrap_err(),
             ] {
                 assert!(
                     matches!(e, ProcError::NotMeasuredOnThisOs { os: named } if named == os),
