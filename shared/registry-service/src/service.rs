@@ -384,24 +384,31 @@ mod tests {
 
     #[test]
     fn both_ways_of_waiting_wait_out_the_latency_and_answer() {
-        // Logic, not timing: each way waits at least the latency (never less), and answers.
-        for wait in [Wait::Timer, Wait::Precise] {
-            for latency in [Duration::from_millis(1), Duration::from_millis(3)] {
-                let started = std::time::Instant::now();
-                let runtime = tokio::runtime::Runtime::new().unwrap();
-                runtime.block_on(wait_out(wait, latency));
-                assert!(started.elapsed() >= latency, "{wait:?} {latency:?}");
-            }
-            let service = RegistryService::start(RegistryOptions {
-                latency: Latency::Fixed(Duration::from_millis(3)),
-                wait,
-                ..RegistryOptions::default()
-            })
-            .unwrap();
-            let client = reqwest::blocking::Client::new();
-            let url = format!("{}/sensors/s-0013", service.url());
-            assert_eq!(get(&client, &url).unwrap().0, 200, "{wait:?}");
-        }
+        instruments::run_with_deadline(
+            "both ways of waiting",
+            instruments::TEST_DEADLINE,
+            move || {
+                // Logic, not timing: each way waits at least the latency (never less), and answers.
+                for wait in [Wait::Timer, Wait::Precise] {
+                    for latency in [Duration::from_millis(1), Duration::from_millis(3)] {
+                        let started = std::time::Instant::now();
+                        let runtime = tokio::runtime::Runtime::new().unwrap();
+                        runtime.block_on(wait_out(wait, latency));
+                        assert!(started.elapsed() >= latency, "{wait:?} {latency:?}");
+                    }
+                    let service = RegistryService::start(RegistryOptions {
+                        latency: Latency::Fixed(Duration::from_millis(3)),
+                        wait,
+                        ..RegistryOptions::default()
+                    })
+                    .unwrap();
+                    let client = reqwest::blocking::Client::new();
+                    let url = format!("{}/sensors/s-0013", service.url());
+                    assert_eq!(get(&client, &url).unwrap().0, 200, "{wait:?}");
+                }
+            },
+        )
+        .expect_finished("both ways of waiting");
     }
 
     #[test]

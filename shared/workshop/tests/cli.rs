@@ -246,10 +246,9 @@ fn hints_go_from_gentle_to_explicit_and_say_where_the_next_is() {
 
     let out = workshop(&["hint", "99"]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr)
-            .contains("there is no exercise `99`; available: 01, 03, 04, 05, 06, 07, 08")
-    );
+    assert!(text(&out.stderr).contains(
+        "there is no exercise `99`; available: 01, 02, 03, 04, 05, 06, 07, 08, 09, 10, 11, 12, 13"
+    ));
 }
 
 #[test]
@@ -1312,36 +1311,65 @@ fn no_command_prints_a_database_password() {
 /// request, and ends by itself when its standard input closes (so it cannot outlive the lab).
 #[test]
 fn the_registry_child_serves_until_its_stdin_closes() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    run_with_deadline("the registry child", TEST_DEADLINE, move || {
+        use std::io::{BufRead, BufReader, Read, Write};
 
-    // deadline: `wait_within` below, and KillOnDrop if an assertion fails first
-    let mut command = Command::new(env!("CARGO_BIN_EXE_workshop"));
-    command
-        .env(course::child::CHILD_VAR, "ch09-registry")
-        .args(["--latency", "fixed:1000", "--seed", "0", "--capacity", "4"])
-        .args(["--wait", "precise"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
-    let mut child = testkit::KillOnDrop(command.spawn().unwrap());
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
+        // deadline: `wait_within` below, and KillOnDrop if an assertion fails first
+        let mut command = Command::new(env!("CARGO_BIN_EXE_workshop"));
+        command
+            .env(course::child::CHILD_VAR, "ch09-registry")
+            .args(["--latency", "fixed:1000", "--seed", "0", "--capacity", "4"])
+            .args(["--wait", "precise"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = testkit::KillOnDrop(command.spawn().unwrap());
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let host = line.trim().trim_start_matches("http://").to_string();
+        let mut socket = std::net::TcpStream::connect(&host).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let sensor = pipeline::FleetRegistry::sensor_id(0);
+        write!(
+            socket,
+            "GET /sensors/{sensor} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+        )
         .unwrap();
-    let host = line.trim().trim_start_matches("http://").to_string();
-    let mut socket = std::net::TcpStream::connect(&host).unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let sensor = pipeline::FleetRegistry::sensor_id(0);
-    write!(
-        socket,
-        "GET /sensors/{sensor} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    drop(child.0.stdin.take());
-    let status = child.wait_within(TEST_DEADLINE).unwrap();
-    assert!(status.success(), "{status}");
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        drop(child.0.stdin.take());
+        let status = child.wait_within(TEST_DEADLINE).unwrap();
+        assert!(status.success(), "{status}");
+    })
+    .expect_finished("the registry child");
+}
+
+/// `diagrams` records each run, checks its shape (the command fails otherwise), draws it and
+/// parses the SVG back — in a process of its own, as CI runs it: the recorder hears every
+/// pipeline in its process, so inside a test binary it would also record the other tests'.
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "chapter 1's sync diagram reads thread states from Linux's /proc: not measured on this OS"
+)]
+#[test]
+fn the_diagrams_are_recorded_checked_and_drawn() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = workshop(&["diagrams", "--out", &dir.path().display().to_string()]);
+    assert!(
+        out.status.success(),
+        "diagrams failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let drawn: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("the output directory")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".svg"))
+        .collect();
+    assert_eq!(drawn.len(), 6, "{drawn:?}");
 }

@@ -405,30 +405,33 @@ mod tests {
 
     #[test]
     fn a_failed_request_is_counted_and_kept_out_of_the_latencies() {
-        let plan = Plan {
-            concurrency: 2,
-            requests: 3,
-            target: Target::Nothing,
-        };
-        let requests = Requests::new(&plan);
-        let line = requests.close();
-        // No worker ran: opening must not wait for one that never comes.
-        let empty = Requests::new(&Plan {
-            concurrency: 0,
-            ..plan.clone()
-        });
-        empty.open_blocking(empty.close());
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| requests.wait_at_line_blocking());
-            }
-            requests.open_blocking(line);
-        });
-        let asked = Instant::now();
-        requests.done(0, asked, true);
-        requests.done(1, asked, false);
-        let outcome = Clock::new().finish(&requests);
-        assert_eq!(outcome.latencies.len(), 1);
-        assert_eq!(outcome.failures, 1, "request 2 never answered: neither");
+        testkit::run_with_deadline("a failed request", testkit::TEST_DEADLINE, move || {
+            let plan = Plan {
+                concurrency: 2,
+                requests: 3,
+                target: Target::Nothing,
+            };
+            let requests = Requests::new(&plan);
+            let line = requests.close();
+            // No worker ran: opening must not wait for one that never comes.
+            let empty = Requests::new(&Plan {
+                concurrency: 0,
+                ..plan.clone()
+            });
+            empty.open_blocking(empty.close());
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| requests.wait_at_line_blocking());
+                }
+                requests.open_blocking(line);
+            });
+            let asked = Instant::now();
+            requests.done(0, asked, true);
+            requests.done(1, asked, false);
+            let outcome = Clock::new().finish(&requests);
+            assert_eq!(outcome.latencies.len(), 1);
+            assert_eq!(outcome.failures, 1, "request 2 never answered: neither");
+        })
+        .expect_finished("a failed request");
     }
 }

@@ -337,16 +337,19 @@ mod tests {
 
     #[test]
     fn a_refused_connection_is_a_failed_request_not_a_panic() {
-        // A port nothing listens on: bind one, note it, close it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let own = OwnHttp::new(&format!("http://127.0.0.1:{port}"));
-        assert!(!own.std(0));
-        assert!(!smol::block_on(own.smol(0)));
-        assert!(!async_std::task::block_on(own.async_std(0)));
+        testkit::run_with_deadline("a refused connection", testkit::TEST_DEADLINE, move || {
+            // A port nothing listens on: bind one, note it, close it.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let own = OwnHttp::new(&format!("http://127.0.0.1:{port}"));
+            assert!(!own.std(0));
+            assert!(!smol::block_on(own.smol(0)));
+            assert!(!async_std::task::block_on(own.async_std(0)));
+        })
+        .expect_finished("a refused connection");
     }
 
     #[test]

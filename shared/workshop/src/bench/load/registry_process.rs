@@ -105,6 +105,7 @@ mod tests {
 
     /// A stand-in child: says a URL, then waits on its stdin like the registry does.
     fn shell(script: &str) -> Command {
+        // deadline: only builds the command; each test starts it inside `run_with_deadline`
         let mut command = Command::new("sh");
         command.args(["-c", script]);
         command
@@ -112,27 +113,41 @@ mod tests {
 
     #[test]
     fn the_process_says_its_url_and_is_killed_when_dropped() {
-        let started = RegistryProcess::start_with(
-            shell("echo http://127.0.0.1:9; cat >/dev/null; sleep 60"),
-            NONE,
+        testkit::run_with_deadline(
+            "the stand-in registry process",
+            testkit::TEST_DEADLINE,
+            move || {
+                let started = RegistryProcess::start_with(
+                    shell("echo http://127.0.0.1:9; cat >/dev/null; sleep 60"),
+                    NONE,
+                )
+                .unwrap();
+                assert_eq!(started.url(), "http://127.0.0.1:9");
+                let pid = started._process.0.id();
+                drop(started);
+                // Killed and reaped by the drop: `kill -0` finds no such process.
+                let alive = Command::new("kill")
+                    .args(["-0", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(!alive.success(), "process {pid} outlived its handle");
+            },
         )
-        .unwrap();
-        assert_eq!(started.url(), "http://127.0.0.1:9");
-        let pid = started._process.0.id();
-        drop(started);
-        // Killed and reaped by the drop: `kill -0` finds no such process.
-        let alive = Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(!alive.success(), "process {pid} outlived its handle");
+        .expect_finished("the stand-in registry process");
     }
 
     #[test]
     fn a_process_that_says_no_url_is_an_error() {
-        let error =
-            RegistryProcess::start_with(shell("echo nope"), NONE).expect_err("no URL, no service");
-        assert!(error.to_string().contains("nope"), "{error}");
+        testkit::run_with_deadline(
+            "the stand-in that says no URL",
+            testkit::TEST_DEADLINE,
+            move || {
+                let error = RegistryProcess::start_with(shell("echo nope"), NONE)
+                    .expect_err("no URL, no service");
+                assert!(error.to_string().contains("nope"), "{error}");
+            },
+        )
+        .expect_finished("the stand-in that says no URL");
     }
 }
