@@ -8,6 +8,7 @@
 //! measures less, for CI; the book's files come from a full run.
 
 mod build;
+mod checklist;
 mod claims;
 mod compare;
 mod conditions;
@@ -312,6 +313,7 @@ fn measure(options: &BenchOptions, groups: &[&Group], out_dir: &Path) -> anyhow:
     let run_began = conditions::Snapshot::now();
     let mut facts = claims::Facts::default();
     let mut summary = Table::new(["group", "measure", "sync", "tokio", "async-std", "smol"]);
+    let mut summary_rows: Vec<checklist::SummaryRow> = Vec::new();
     let mut written = Vec::new();
     let mut claims = Vec::new();
     for (i, group) in groups.iter().enumerate() {
@@ -346,6 +348,7 @@ fn measure(options: &BenchOptions, groups: &[&Group], out_dir: &Path) -> anyhow:
         claims.extend(output.claims);
         facts.merge(output.facts);
         for (what, cells) in output.summary {
+            summary_rows.push((group.name.to_string(), what.clone(), cells.clone()));
             let mut row = vec![group.name.to_string(), what];
             row.extend(cells);
             summary.row(row);
@@ -365,6 +368,19 @@ fn measure(options: &BenchOptions, groups: &[&Group], out_dir: &Path) -> anyhow:
         doc.table(&summary);
         doc.text(claims::TIMER_CAVEAT);
         let path = out_dir.join("summary.md");
+        std::fs::write(&path, doc.into_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        check_markdown(&path)?;
+        written.push(path);
+
+        let mut doc = Doc::new(
+            &ctx.provenance,
+            "The checklist's figures",
+            "The summary's lines, one anchored snippet per group, for chapter 14's checklist to \
+             include: its figures are this run's.",
+        );
+        checklist::snippets(&mut doc, &summary_rows);
+        let path = out_dir.join("checklist.md");
         std::fs::write(&path, doc.into_string())
             .with_context(|| format!("writing {}", path.display()))?;
         check_markdown(&path)?;
