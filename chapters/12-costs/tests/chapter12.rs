@@ -508,6 +508,22 @@ fn every_standalone_is_a_workspace_of_its_own_that_compiles_the_tested_files() {
                 path.to_str().unwrap().to_owned()
             })
             .collect();
+        // Every crate an included file `use`s is one this program declares: a file that starts
+        // using a workspace crate (say `runtimes`) compiles in the workspace and breaks here
+        // only when the lab builds the program.
+        let declared = declared_crates(&manifest);
+        for file in &included {
+            let text = std::fs::read_to_string(chapters.join(file)).unwrap();
+            for used in used_crates(&text) {
+                assert!(
+                    declared.contains(&used),
+                    "{}: {file} uses the crate `{used}`, which the program's Cargo.toml does not \
+                     declare (it declares {declared:?}); keep the file to std, pipeline and its \
+                     runtime, or declare the crate",
+                    s.name
+                );
+            }
+        }
         match s.variant {
             Some(v) => assert!(
                 included.iter().any(|f| f == variant_file(v)),
@@ -518,6 +534,57 @@ fn every_standalone_is_a_workspace_of_its_own_that_compiles_the_tested_files() {
             None => assert!(main.contains("pipeline::run_sequential"), "{}", s.name),
         }
     }
+}
+
+/// The crates a standalone's `[dependencies]` declare, as Rust names them (`-` is `_`), and
+/// the ones every program has.
+fn declared_crates(manifest: &str) -> Vec<String> {
+    let mut crates: Vec<String> = ["std", "core", "alloc", "crate", "self", "super"]
+        .map(String::from)
+        .to_vec();
+    let mut in_dependencies = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line == "[dependencies]";
+        } else if in_dependencies && let Some((name, _)) = line.split_once('=') {
+            let name = name.trim();
+            if !name.is_empty() && !name.starts_with('#') {
+                crates.push(name.replace('-', "_"));
+            }
+        }
+    }
+    crates
+}
+
+/// The first segment of every `use` path at the start of a line (`use x::…`, `pub use x::…`).
+fn used_crates(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .map(str::trim_start)
+        .filter_map(|l| {
+            l.strip_prefix("pub use ")
+                .or_else(|| l.strip_prefix("use "))
+        })
+        .filter_map(|path| {
+            let first: String = path
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!first.is_empty()).then_some(first)
+        })
+        .collect()
+}
+
+#[test]
+fn the_use_scan_names_undeclared_crates() {
+    let manifest = "[package]\nname = \"x\"\n[dependencies]\npipeline = { path = \"p\" }\nasync-std = \"1\"\n[workspace]\n";
+    let declared = declared_crates(manifest);
+    assert!(declared.contains(&"async_std".to_string()));
+    let used = used_crates(
+        "use std::sync::Arc;\n    use runtimes::tokio_joined;\npub use pipeline::Report;\n",
+    );
+    assert_eq!(used, ["std", "runtimes", "pipeline"]);
+    assert!(!declared.contains(&"runtimes".to_string()));
 }
 
 /// Package versions in the workspace's lock.

@@ -142,12 +142,15 @@ fn judge(runtime: &str, expected: u64, got: u64, beat: &Beat) {
     );
 }
 
-#[test]
-fn tokio_keeps_the_heartbeat_beating() {
-    let beat = Beat::default();
-    let (expected, job) = job(&beat);
+/// Runs `work` on a current-thread tokio runtime beside a heartbeat that ticks `beat` every
+/// [`BEAT`], under a deadline; a panic about the multi-threaded runtime is explained.
+fn on_tokio<F, Fut>(beat: &Beat, work: F) -> u64
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = u64>,
+{
     let ticks = beat.clone();
-    let got = run_with_deadline("exercise 08, tokio", Duration::from_secs(20), move || {
+    let outcome = run_with_deadline("exercise 08, tokio", Duration::from_secs(20), move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -159,21 +162,22 @@ fn tokio_keeps_the_heartbeat_beating() {
                     ticks.ticks.fetch_add(1, Ordering::SeqCst);
                 }
             });
-            let digest = digest_tokio(job).await;
+            let answer = work().await;
             heartbeat.abort();
-            digest
+            answer
         })
     });
-    let got = finished(got, "the tokio run");
-    judge("tokio", expected, got, &beat);
+    finished(outcome, "the tokio run")
 }
 
-#[test]
-fn smol_keeps_the_heartbeat_beating() {
-    let beat = Beat::default();
-    let (expected, job) = job(&beat);
+/// The same on a single-threaded smol executor.
+fn on_smol<F, Fut>(beat: &Beat, work: F) -> u64
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = u64>,
+{
     let ticks = beat.clone();
-    let got = run_with_deadline("exercise 08, smol", Duration::from_secs(20), move || {
+    let outcome = run_with_deadline("exercise 08, smol", Duration::from_secs(20), move || {
         let executor = smol::LocalExecutor::new();
         smol::block_on(executor.run(async {
             let heartbeat = executor.spawn(async move {
@@ -182,12 +186,27 @@ fn smol_keeps_the_heartbeat_beating() {
                     ticks.ticks.fetch_add(1, Ordering::SeqCst);
                 }
             });
-            let digest = digest_smol(job).await;
+            let answer = work().await;
             drop(heartbeat); // dropping a smol task cancels it
-            digest
+            answer
         }))
     });
-    let got = finished(got, "the smol run");
+    finished(outcome, "the smol run")
+}
+
+#[test]
+fn tokio_keeps_the_heartbeat_beating() {
+    let beat = Beat::default();
+    let (expected, job) = job(&beat);
+    let got = on_tokio(&beat, move || digest_tokio(job));
+    judge("tokio", expected, got, &beat);
+}
+
+#[test]
+fn smol_keeps_the_heartbeat_beating() {
+    let beat = Beat::default();
+    let (expected, job) = job(&beat);
+    let got = on_smol(&beat, move || digest_smol(job));
     judge("smol", expected, got, &beat);
 }
 
@@ -243,25 +262,7 @@ fn finished<T>(outcome: testkit::Outcome<T>, what: &str) -> T {
 fn blocking_tokio_call_waits_on_the_blocking_pool() {
     let beat = Beat::default();
     let call = call(&beat);
-    let ticks = beat.clone();
-    let outcome = run_with_deadline("exercise 08, tokio", Duration::from_secs(20), move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        runtime.block_on(async move {
-            let heartbeat = tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(BEAT).await;
-                    ticks.ticks.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-            let version = calibration_tokio(call).await;
-            heartbeat.abort();
-            version
-        })
-    });
-    let got = finished(outcome, "the tokio run");
+    let got = on_tokio(&beat, move || calibration_tokio(call));
     judge_blocking("tokio", got, &beat);
 }
 
@@ -269,21 +270,6 @@ fn blocking_tokio_call_waits_on_the_blocking_pool() {
 fn blocking_smol_call_waits_on_the_blocking_pool() {
     let beat = Beat::default();
     let call = call(&beat);
-    let ticks = beat.clone();
-    let outcome = run_with_deadline("exercise 08, smol", Duration::from_secs(20), move || {
-        let executor = smol::LocalExecutor::new();
-        smol::block_on(executor.run(async {
-            let heartbeat = executor.spawn(async move {
-                loop {
-                    smol::Timer::after(BEAT).await;
-                    ticks.ticks.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-            let version = calibration_smol(call).await;
-            drop(heartbeat); // dropping a smol task cancels it
-            version
-        }))
-    });
-    let got = finished(outcome, "the smol run");
+    let got = on_smol(&beat, move || calibration_smol(call));
     judge_blocking("smol", got, &beat);
 }

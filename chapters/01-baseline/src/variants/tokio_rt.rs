@@ -17,9 +17,8 @@ use tokio::task::JoinHandle;
 
 use pipeline::{
     Aggregator, Config, Enriched, Input, LineBatch, Parsed, PipelineError, Progress, Registry,
-    Report, Sink, StageResults, Tally, WindowSummary, enrich_batch, parse_batch,
+    Report, Sink, StageResults, Tally, WindowSummary, enrich_batch, panic_message, parse_batch,
 };
-use runtimes::tokio_joined;
 
 // ANCHOR: run
 /// Builds a multi-thread runtime with `cfg.worker_threads` workers and runs the pipeline on it.
@@ -155,8 +154,18 @@ fn spawn<T: Send + 'static>(
     tokio::spawn(stage)
 }
 
-/// Waits for a stage: its own result, or the panic or cancellation that ended it, as an error.
+/// Waits for a stage; a panic comes back as a `JoinError` and becomes an error. Spelled out
+/// here rather than taken from `runtimes::tokio_joined` (which every later chapter uses, and
+/// which does the same): chapter 12 compiles this very file into a standalone program that
+/// depends on nothing but `pipeline` and tokio, to measure what the runtime alone costs.
 async fn join<T>(stage: &'static str, handle: StageHandle<T>) -> Result<T, PipelineError> {
-    tokio_joined(stage, handle.await)?
+    match handle.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => Err(PipelineError::StagePanicked {
+            stage,
+            message: panic_message(&*e.into_panic()),
+        }),
+        Err(_) => Err(PipelineError::StageCancelled { stage }),
+    }
 }
 // ANCHOR_END: join

@@ -45,31 +45,39 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(255, 127, 14),
 ];
 
+/// Fills `root` white, writes the title and the provenance line across its top, and returns
+/// the area below them: every SVG the lab and the diagrams draw opens this way, so a picture
+/// always says where and how it was measured.
+pub(crate) fn titled<'a>(
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    title: &str,
+    provenance: &Provenance,
+) -> anyhow::Result<DrawingArea<SVGBackend<'a>, plotters::coord::Shift>> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    let (header, body) = root.split_vertically(52);
+    header
+        .draw(&Text::new(title, (12, 8), ("sans-serif", 20).into_font()))
+        .map_err(draw_error)?;
+    header
+        .draw(&Text::new(
+            format!(
+                "Measured on {} with `{}`",
+                provenance.machine(),
+                provenance.command
+            ),
+            (12, 32),
+            ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(draw_error)?;
+    Ok(body)
+}
+
 /// Draws `chart` as an SVG document.
 pub fn svg(chart: &Chart, provenance: &Provenance) -> anyhow::Result<String> {
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (820, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let (header, body) = root.split_vertically(52);
-        header
-            .draw(&Text::new(
-                chart.title,
-                (12, 8),
-                ("sans-serif", 20).into_font(),
-            ))
-            .map_err(draw_error)?;
-        header
-            .draw(&Text::new(
-                format!(
-                    "Measured on {} with `{}`",
-                    provenance.machine(),
-                    provenance.command
-                ),
-                (12, 32),
-                ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
-            ))
-            .map_err(draw_error)?;
+        let body = titled(&root, chart.title, provenance)?;
         let points = chart.series.iter().flat_map(|s| s.points.iter());
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in points {

@@ -75,26 +75,7 @@ pub fn svg(timeline: &Timeline, provenance: &Provenance) -> anyhow::Result<Strin
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (820, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let (header, body) = root.split_vertically(52);
-        header
-            .draw(&Text::new(
-                timeline.title,
-                (12, 8),
-                ("sans-serif", 20).into_font(),
-            ))
-            .map_err(draw_error)?;
-        header
-            .draw(&Text::new(
-                format!(
-                    "Measured on {} with `{}`",
-                    provenance.machine(),
-                    provenance.command
-                ),
-                (12, 32),
-                ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
-            ))
-            .map_err(draw_error)?;
+        let body = crate::bench::plot::titled(&root, timeline.title, provenance)?;
         let names: Vec<&str> = timeline.lanes.iter().map(|l| l.name.as_str()).collect();
         let mut ctx = ChartBuilder::on(&body)
             .margin(12)
