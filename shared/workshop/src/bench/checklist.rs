@@ -7,7 +7,11 @@
 //! prose's figures with the tables, and a group that stops producing a line is a missing
 //! anchor, which the book's build reports.
 
-use super::doc::Doc;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use super::doc::{Doc, check_header};
 
 /// One summary row: the group, what it measures, one cell per variant in the canonical order.
 pub type SummaryRow = (String, String, Vec<String>);
@@ -44,6 +48,39 @@ pub fn snippets(doc: &mut Doc, rows: &[SummaryRow]) {
         );
         doc.text(&text);
     }
+}
+
+/// Checks the written file: the lab's header, at least one snippet, and every `ANCHOR: x`
+/// closed by its `ANCHOR_END: x` before the next one opens (an unclosed anchor would make
+/// mdBook include the rest of the file). Returns how many snippets it holds.
+pub fn check(path: &Path) -> anyhow::Result<usize> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    check_header(&text, path)?;
+    let mut open: Option<&str> = None;
+    let mut snippets = 0;
+    for (number, line) in text.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("<!-- ANCHOR: ") {
+            if let Some(name) = open {
+                bail!("{}:{}: `{name}` is not closed", path.display(), number + 1);
+            }
+            open = Some(rest.trim_end_matches(" -->"));
+        } else if let Some(rest) = line.strip_prefix("<!-- ANCHOR_END: ") {
+            let name = rest.trim_end_matches(" -->");
+            if open != Some(name) {
+                bail!("{}:{}: `{name}` closes nothing", path.display(), number + 1);
+            }
+            open = None;
+            snippets += 1;
+        }
+    }
+    if let Some(name) = open {
+        bail!("{}: `{name}` is not closed", path.display());
+    }
+    if snippets == 0 {
+        bail!("{}: no snippet", path.display());
+    }
+    Ok(snippets)
 }
 
 #[cfg(test)]

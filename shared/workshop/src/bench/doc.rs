@@ -190,15 +190,7 @@ impl Doc {
 pub fn check_markdown(path: &Path) -> anyhow::Result<usize> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if !text.contains("> Measured on ") || !text.contains("> with `") {
-        bail!("{}: no provenance header", path.display());
-    }
-    if !text.contains("> Commit `") {
-        bail!(
-            "{}: no commit, load and steal in the header",
-            path.display()
-        );
-    }
+    check_header(&text, path)?;
     let mut tables = 0;
     let mut width: Option<usize> = None;
     let mut expect_separator = false;
@@ -250,6 +242,20 @@ pub fn check_markdown(path: &Path) -> anyhow::Result<usize> {
         bail!("{}: no table", path.display());
     }
     Ok(tables)
+}
+
+/// Checks a generated file's header: where, with what command, at which commit, how loaded.
+pub fn check_header(text: &str, path: &Path) -> anyhow::Result<()> {
+    if !text.contains("> Measured on ") || !text.contains("> with `") {
+        bail!("{}: no provenance header", path.display());
+    }
+    if !text.contains("> Commit `") {
+        bail!(
+            "{}: no commit, load and steal in the header",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Checks a generated SVG: well-formed XML with an `<svg>` root, and the provenance line.

@@ -383,7 +383,7 @@ fn measure(options: &BenchOptions, groups: &[&Group], out_dir: &Path) -> anyhow:
         let path = out_dir.join("checklist.md");
         std::fs::write(&path, doc.into_string())
             .with_context(|| format!("writing {}", path.display()))?;
-        check_markdown(&path)?;
+        checklist::check(&path)?;
         written.push(path);
 
         let mut table = Table::new(["the article says", "measured here", "verdict", "details"]);
