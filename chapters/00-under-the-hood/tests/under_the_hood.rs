@@ -1,6 +1,7 @@
 //! Chapter 0's proof: the hand-written executor runs chapter 1's pipeline to the reference's
 //! report, on one thread; its polls can be counted; and a future that returns `Pending`
-//! without arranging a wake is reported as a stall, not a hang.
+//! without arranging a wake is reported as a stall, not a hang. And it is one executor among
+//! four: the runtimes run the same stages to the same snapshot.
 
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
@@ -204,3 +205,38 @@ fn the_hand_written_future_is_unpin() {
     fn unpin<T: Unpin>() {}
     unpin::<Sum>();
 }
+
+// ANCHOR: one_snapshot
+/// One executor among four: the hand-written one and the three runtimes — chapter 1's tokio,
+/// async_std and smol variants, the same stages — give the same bytes, and the snapshot pins
+/// them (chapter 1's default dataset, as its own snapshot test runs it).
+#[test]
+fn the_hand_written_executor_and_the_runtimes_give_one_snapshot() {
+    use ch01_baseline::variants::{async_std_rt, smol_rt, tokio_rt};
+    type RunFn = fn(&Input, &Config) -> Result<Report, PipelineError>;
+
+    let input = Input::generated(&DatasetSpec::default());
+    let cfg = Config {
+        sink: SinkTarget::ReportOnly,
+        ..Config::default()
+    };
+    let on = |name: &str, runner: RunFn| {
+        let (input, cfg) = (input.clone(), cfg.clone());
+        within_deadline(name, move || runner(&input, &cfg))
+            .unwrap_or_else(|e| panic!("{name}: {}", error_chain(&e)))
+    };
+    let ours = on("the hand-written executor", run);
+    for (name, runner) in [
+        ("tokio", tokio_rt::run as RunFn),
+        ("async_std", async_std_rt::run),
+        ("smol", smol_rt::run),
+    ] {
+        let theirs = on(name, runner);
+        assert!(
+            theirs.text() == ours.text(),
+            "{name} and the hand-written executor give different reports"
+        );
+    }
+    insta::assert_snapshot!("default", ours.text());
+}
+// ANCHOR_END: one_snapshot
