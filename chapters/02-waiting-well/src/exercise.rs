@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use instruments::Gauge;
-use pipeline::{DatasetSpec, Enriched, Input, Reading, Registry, enrich, parse_batch};
+use pipeline::{DatasetSpec, Enriched, Input, Reading, Registry, enrich};
 
 use crate::LOOKUPS_IN_FLIGHT;
 use crate::registry::latency;
@@ -32,15 +32,11 @@ const GLANCE: Duration = Duration::from_millis(1);
 /// The valid readings of a generated input of `lines` lines (malformed lines never reach the
 /// registry), in line order.
 pub fn readings(lines: usize) -> Vec<Reading> {
-    let input = Input::generated(&DatasetSpec {
+    Input::generated(&DatasetSpec {
         lines,
         ..DatasetSpec::default()
-    });
-    input
-        .batches(1024)
-        .flat_map(parse_batch)
-        .filter_map(Result::ok)
-        .collect()
+    })
+    .readings()
 }
 
 /// The registry, behind a latency, with probes. Share it with `Arc` to use it from tasks.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use pipeline::{DatasetSpec, Input, PipelineError, Reading, parse_batch};
+use pipeline::{DatasetSpec, Input, PipelineError, Reading};
 
 /// The table the stage writes to (the harness creates it).
 pub const SCHEMA: &str = "CREATE TABLE readings (
@@ -40,10 +40,7 @@ pub fn readings(lines: usize) -> Vec<Reading> {
         lines,
         ..DatasetSpec::default()
     })
-    .batches(1024)
-    .flat_map(parse_batch)
-    .filter_map(Result::ok)
-    .collect()
+    .readings()
 }
 
 // ANCHOR: write_readings

@@ -88,6 +88,15 @@ impl Input {
         self.batches_from(1, batch_size)
     }
 
+    /// The readings that parse, in input order, the rejected lines left out: what a stage that
+    /// is handed only valid readings (an exercise's look-up or store stage) starts from.
+    pub fn readings(&self) -> Vec<crate::Reading> {
+        self.batches(1024)
+            .flat_map(crate::parse_batch)
+            .filter_map(Result::ok)
+            .collect()
+    }
+
     // ANCHOR: batches_from
     /// The lines from line `first_line` on (1-based; 0 counts as 1), numbered as in the whole
     /// input, in batches of at most `batch_size` (at least 1): where a resumed run starts
@@ -122,6 +131,24 @@ impl Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readings_are_the_lines_that_parse_in_order() {
+        let input = Input::from_text("t", "not a reading\n");
+        assert!(input.readings().is_empty());
+        let input = Input::generated(&DatasetSpec {
+            lines: 500,
+            ..DatasetSpec::default()
+        });
+        let readings = input.readings();
+        let rejected = input
+            .batches(7)
+            .flat_map(crate::parse_batch)
+            .filter(Result::is_err)
+            .count();
+        assert_eq!(readings.len() + rejected, 500);
+        assert!(readings.windows(2).all(|w| w[0].line < w[1].line));
+    }
 
     #[test]
     fn batches_number_lines_from_one_and_cover_all_lines() {
