@@ -211,23 +211,52 @@ pub fn experiment_with(
         ),
     )?;
     let mut rows = Vec::new();
-    for (variant, run_with) in RUN_WITH_VARIANTS {
-        for mode in Mode::ALL.into_iter().filter(|m| m.applies_to(variant)) {
-            let started = Instant::now();
-            let measured = run_with(mode, input, cfg, cpu)?;
-            let row = Row {
-                variant,
-                mode,
-                beats: measured.beats,
-                wall: started.elapsed(),
-                same_report: measured.outcome.report.text() == reference.report.text(),
-                same_digest: measured.outcome.cpu_digest == reference.cpu_digest,
-            };
-            print(out, &row.to_string())?;
-            rows.push(row);
-        }
+    for (variant, mode) in experiment_rows() {
+        let row = experiment_row(variant, mode, input, cfg, cpu, &reference)?;
+        print(out, &row.to_string())?;
+        rows.push(row);
     }
     Ok(rows)
+}
+
+/// The experiment's rows, in its order: every variant with every mode that applies to it.
+pub fn experiment_rows() -> Vec<(Variant, Mode)> {
+    RUN_WITH_VARIANTS
+        .iter()
+        .flat_map(|&(variant, _)| {
+            Mode::ALL
+                .into_iter()
+                .filter(move |m| m.applies_to(variant))
+                .map(move |mode| (variant, mode))
+        })
+        .collect()
+}
+
+/// One row of the experiment: `variant` with the work in `mode`, timed, its result compared
+/// with `reference` ([`work::reference`]). The lab runs the rows one at a time, in a shuffled
+/// order per repeat.
+pub fn experiment_row(
+    variant: Variant,
+    mode: Mode,
+    input: &Input,
+    cfg: &Config,
+    cpu: CpuWork,
+    reference: &work::Outcome,
+) -> Result<Row, PipelineError> {
+    let run_with = RUN_WITH_VARIANTS
+        .iter()
+        .find_map(|&(v, run_with)| (v == variant).then_some(run_with))
+        .expect("every variant has a run_with");
+    let started = Instant::now();
+    let measured = run_with(mode, input, cfg, cpu)?;
+    Ok(Row {
+        variant,
+        mode,
+        beats: measured.beats,
+        wall: started.elapsed(),
+        same_report: measured.outcome.report.text() == reference.report.text(),
+        same_digest: measured.outcome.cpu_digest == reference.cpu_digest,
+    })
 }
 
 /// The session's experiment: [`experiment`], failing if a run's result differed.

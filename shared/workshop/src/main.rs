@@ -197,6 +197,10 @@ enum Command {
         /// moved by more than their spread.
         #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with_all = ["quick", "only", "out"])]
         compare: Option<Vec<PathBuf>>,
+        /// With --compare: mark NEW's cells more than 10% away from OLD's with ‡ (NEW's files
+        /// are rewritten): the book's run against a second full run of the same code.
+        #[arg(long, requires = "compare")]
+        mark: bool,
     },
     /// Record chapters 1, 3, 4, 7 and 8 at run time (threads, tasks, queue depth, locks, the
     /// shutdown, the heartbeat), check each recording's shape and draw it as an SVG timeline
@@ -392,11 +396,13 @@ fn main() -> ExitCode {
             only,
             out,
             compare,
+            mark,
         }) => bench::bench(&bench::BenchOptions {
             quick,
             only,
             out,
             compare: compare.map(|dirs| (dirs[0].clone(), dirs[1].clone())),
+            mark,
         }),
         Some(Command::Diagrams { out }) => diagrams::diagrams(out),
         Some(Command::Generate { output, dataset }) => run::generate(&run::GenerateOptions {

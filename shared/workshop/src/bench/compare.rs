@@ -4,6 +4,11 @@
 //! take 4%). Two cells differ when the figures are further apart than the two spreads added:
 //! each run could have landed anywhere in its own range. Cells without a spread (one run) are
 //! counted but not judged: nobody knows how far they could move on their own.
+//!
+//! `--mark` is for two full runs of the same code, the second one the book's: a cell of NEW
+//! whose figure is more than [`AGREE_PERCENT`] away from the same cell of OLD gets a ‡, and the
+//! file says what ‡ means, with OLD's commit. The book's prose leans only on cells without one
+//! (and without a †, the mark for runs that strayed within one run).
 
 use std::path::Path;
 
@@ -76,18 +81,29 @@ pub fn change(old: &Figure, new: &Figure) -> Change {
     }
 }
 
+/// How far apart (in %) the same cell of two full runs may be and still agree.
+pub const AGREE_PERCENT: f64 = 10.0;
+
+/// The mark for a cell two full runs disagree on.
+pub const DISAGREE: &str = "‡";
+
+/// Whether two runs' figures for one cell are more than [`AGREE_PERCENT`] apart (spreads
+/// aside: the goal is that two runs agree, not that each is steady).
+pub fn disagree(old: &Figure, new: &Figure) -> bool {
+    if old.value == 0.0 && new.value == 0.0 {
+        return false;
+    }
+    let base = old.value.abs().max(f64::MIN_POSITIVE);
+    ((new.value - old.value) / base * 100.0).abs() > AGREE_PERCENT
+}
+
 /// The tables of a markdown file: rows of cells, header first.
 fn tables(text: &str) -> Vec<Vec<Vec<String>>> {
     let mut out: Vec<Vec<Vec<String>>> = Vec::new();
     let mut current: Vec<Vec<String>> = Vec::new();
     for line in text.lines() {
         if line.starts_with('|') {
-            let cells: Vec<String> = line
-                .trim()
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim().to_string())
-                .collect();
+            let cells = split_row(line);
             if !cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
                 current.push(cells);
             }
@@ -126,13 +142,6 @@ pub fn compare_text(file: &str, old: &str, new: &str) -> (Vec<String>, Counts) {
         // Rows are matched by their labels (the leading cells that are not a rate, a share or
         // a spread: a transport, a latency, a C), so a quick run's rows meet the same rows of
         // a full run.
-        let key = |row: &[String]| -> Vec<String> {
-            row.iter()
-                .take_while(|c| is_label(c))
-                .take(3)
-                .cloned()
-                .collect()
-        };
         for new_row in new.iter().skip(1) {
             let Some(old_row) = old.iter().skip(1).find(|r| key(r) == key(new_row)) else {
                 continue;
@@ -162,6 +171,142 @@ pub fn compare_text(file: &str, old: &str, new: &str) -> (Vec<String>, Counts) {
     (lines, counts)
 }
 
+/// The row key: the leading cells that are not a rate, a share or a spread (a transport, a
+/// latency, a C), at most three.
+fn key(row: &[String]) -> Vec<String> {
+    row.iter()
+        .take_while(|c| is_label(c))
+        .take(3)
+        .cloned()
+        .collect()
+}
+
+fn split_row(line: &str) -> Vec<String> {
+    line.trim()
+        .trim_matches('|')
+        .split(" | ")
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// NEW's text with a [`DISAGREE`] mark on every cell more than [`AGREE_PERCENT`] away from
+/// OLD's, and a line saying what the mark means (naming `other`, OLD's run) if any was
+/// marked; and how many were (of how many compared).
+pub fn mark_text(old: &str, new: &str, other: &str) -> (String, usize, usize) {
+    let old_tables = tables(old);
+    let (mut marked, mut compared) = (0, 0);
+    let mut out = String::new();
+    let mut table = 0;
+    let mut header: Option<Vec<String>> = None;
+    for line in new.lines() {
+        if !line.starts_with('|') {
+            if header.take().is_some() {
+                table += 1;
+            }
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let cells = split_row(line);
+        if cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let Some(columns) = &header else {
+            header = Some(cells);
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let old_row = old_tables
+            .get(table)
+            .filter(|t| t.first() == Some(columns))
+            .and_then(|t| t.iter().skip(1).find(|r| key(r) == key(&cells)));
+        let Some(old_row) = old_row else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let labels = key(&cells).len().max(1);
+        let mut row = cells.clone();
+        for (i, (a, b)) in old_row.iter().zip(&cells).enumerate().skip(labels) {
+            let (Some(fa), Some(fb)) = (figure(a), figure(b)) else {
+                continue;
+            };
+            compared += 1;
+            if disagree(&fa, &fb) && !b.ends_with(DISAGREE) {
+                marked += 1;
+                row[i] = format!("{b} {DISAGREE}");
+            }
+        }
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    if marked > 0 {
+        out.push_str(&format!(
+            "\n{DISAGREE}: this cell and the same cell of a second full run ({other}) are more \
+             than {AGREE_PERCENT:.0}% apart: the figure does not reproduce; do not lean on it.\n"
+        ));
+    }
+    (out, marked, compared)
+}
+
+/// Marks every markdown file of `new` against the same file of `old` ([`mark_text`]); returns
+/// the report's lines. A file whose tables are already marked is marked again from scratch
+/// only if its earlier marks are removed first: a mark is never added twice.
+pub fn mark_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let (mut marked, mut compared) = (0, 0);
+    for name in markdown_files(new)? {
+        let Ok(old_text) = std::fs::read_to_string(old.join(&name)) else {
+            lines.push(format!("{name}: only in {}, not marked", new.display()));
+            continue;
+        };
+        let path = new.join(&name);
+        let new_text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let other = provenance_of(&old_text).unwrap_or_else(|| old.display().to_string());
+        let (text, m, c) = mark_text(&old_text, &new_text, &other);
+        if m > 0 {
+            std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+            lines.push(format!("{name}: {m} of {c} cell(s) marked {DISAGREE}"));
+        }
+        marked += m;
+        compared += c;
+    }
+    lines.push(format!(
+        "{marked} of {compared} cell(s) are more than {AGREE_PERCENT:.0}% away from the other \
+         run's and are marked {DISAGREE}."
+    ));
+    Ok(lines)
+}
+
+/// The commit and date a generated file's header names ("commit `abc`, 2026-12-05").
+fn provenance_of(text: &str) -> Option<String> {
+    let commit = text
+        .lines()
+        .find_map(|l| l.split("Commit `").nth(1)?.split('`').next())?;
+    let date = text.lines().find_map(|l| {
+        l.rsplit(" · ")
+            .next()
+            .filter(|d| d.len() == 10 && d.starts_with("20"))
+    });
+    Some(match date {
+        Some(date) => format!("commit `{commit}`, {date}"),
+        None => format!("commit `{commit}`"),
+    })
+}
+
+fn markdown_files(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// How many cells moved, stayed within their spreads, or could not be judged.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -172,15 +317,9 @@ pub struct Counts {
 
 /// Compares every markdown file the two directories share; returns the report's lines.
 pub fn compare_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
-    let mut names: Vec<String> = std::fs::read_dir(new)
-        .with_context(|| format!("reading {}", new.display()))?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".md"))
-        .collect();
-    names.sort();
     let mut lines = Vec::new();
     let mut total = Counts::default();
-    for name in names {
+    for name in markdown_files(new)? {
         let Ok(old_text) = std::fs::read_to_string(old.join(&name)) else {
             lines.push(format!("{name}: only in {}", new.display()));
             continue;
@@ -271,5 +410,28 @@ mod tests {
                  the spreads' ±4%)"
             ]
         );
+    }
+
+    #[test]
+    fn a_second_run_marks_the_cells_more_than_ten_percent_away_and_says_so() {
+        let old = "> **T.** x  \n> Commit `aaa`; load\n\n| C | sync | tokio |\n| --- | --- | --- |\n| 16 | 300/s ±2% | 310/s ±1% |\n| 256 | 1.00 k/s | 4.0 k/s ±3% (80%) |\n\ntext\n\n| C | sync | tokio |\n| --- | --- | --- |\n| 16 | 1.2 ms | 2.0 ms |\n";
+        let new = "> **T.** x  \n> Commit `bbb`; load\n\n| C | sync | tokio |\n| --- | --- | --- |\n| 16 | 331/s ±2% | 340/s ±1% |\n| 256 | 1.10 k/s | 3.5 k/s ±3% (70%) |\n\ntext\n\n| C | sync | tokio |\n| --- | --- | --- |\n| 16 | 1.2 ms | 2.5 ms |\n";
+        let (text, marked, compared) = mark_text(old, new, "commit `aaa`");
+        assert_eq!((marked, compared), (3, 6), "{text}");
+        assert!(text.contains("| 16 | 331/s ±2% ‡ | 340/s ±1% |"), "{text}");
+        assert!(
+            text.contains("| 256 | 1.10 k/s | 3.5 k/s ±3% (70%) ‡ |"),
+            "{text}"
+        );
+        assert!(text.contains("| 16 | 1.2 ms | 2.5 ms ‡ |"), "{text}");
+        assert!(text.ends_with("(commit `aaa`) are more than 10% apart: the figure does not reproduce; do not lean on it.\n"), "{text}");
+        // Marking again adds nothing.
+        let (again, marked, _) = mark_text(old, &text, "commit `aaa`");
+        assert_eq!(marked, 0);
+        assert_eq!(again.matches('‡').count(), text.matches('‡').count());
+        // Two runs that agree leave the file as it was.
+        let (same, marked, _) = mark_text(old, old, "commit `aaa`");
+        assert_eq!((same.as_str(), marked), (old, 0));
+        assert_eq!(provenance_of(old).as_deref(), Some("commit `aaa`"));
     }
 }

@@ -6,7 +6,7 @@
 
 use anyhow::bail;
 use ch08_blocking_and_cpu::work::CpuWork;
-use ch08_blocking_and_cpu::{Mode, chapter_input, experiment_with};
+use ch08_blocking_and_cpu::{Mode, chapter_input, experiment_row, experiment_rows, work};
 use pipeline::{Config, Variant};
 
 use super::doc::{Doc, Table, millis, ratio};
@@ -16,35 +16,31 @@ use super::{Ctx, GroupOutput, Step};
 pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let input = chapter_input();
     let cfg = Config::default();
-    let mut step = Step::new(ctx, ctx.repeats);
-    // Per row of the experiment (the same rows in the same order every run): (variant, mode)
-    // and (wall, max lateness, p99 lateness, ticks) of every repeat.
+    let reference = work::reference(&input, &cfg, CpuWork::DEMO)?;
+    let rows = experiment_rows();
+    let mut step = Step::new(ctx, ctx.repeats * rows.len());
+    // Per row of the experiment (in chapter 8's order): (variant, mode) and (wall, max
+    // lateness, p99 lateness, ticks) of every repeat; the rows take turns in a seeded shuffled
+    // order within each repeat, like every group's variants.
     type Runs = Vec<((Variant, Mode), Vec<(f64, f64, f64, f64)>)>;
-    let mut runs: Runs = Vec::new();
-    for _ in 0..step.repeats() {
-        step.next("every variant, every mode");
-        let rows = experiment_with(&mut std::io::sink(), &input, &cfg, CpuWork::DEMO)?;
-        for (order, row) in rows.iter().enumerate() {
-            if !row.same_result() {
-                bail!(
-                    "{} ({}): the result differs from the reference",
-                    row.variant,
-                    row.mode.label(row.variant)
-                );
-            }
-            if runs.len() <= order {
-                runs.push(((row.variant, row.mode), Vec::new()));
-            }
-            if runs[order].0 != (row.variant, row.mode) {
-                bail!("chapter 8's experiment changed its rows between runs");
-            }
-            runs[order].1.push((
-                row.wall.as_secs_f64(),
-                row.beats.max_late.as_secs_f64(),
-                row.beats.p99_late.as_secs_f64(),
-                row.beats.ticks as f64,
-            ));
+    let mut runs: Runs = rows.iter().map(|&row| (row, Vec::new())).collect();
+    for (_, i) in stats::schedule(rows.len(), step.repeats(), stats::SEED ^ 0xc9) {
+        let (variant, mode) = rows[i];
+        step.next(&format!("{variant}, {}", mode.label(variant)));
+        let row = experiment_row(variant, mode, &input, &cfg, CpuWork::DEMO, &reference)?;
+        if !row.same_result() {
+            bail!(
+                "{} ({}): the result differs from the reference",
+                row.variant,
+                row.mode.label(row.variant)
+            );
         }
+        runs[i].1.push((
+            row.wall.as_secs_f64(),
+            row.beats.max_late.as_secs_f64(),
+            row.beats.p99_late.as_secs_f64(),
+            row.beats.ticks as f64,
+        ));
     }
     step.finish();
     let sample = |v: &[(f64, f64, f64, f64)], f: fn(&(f64, f64, f64, f64)) -> f64| -> Sample {
@@ -102,8 +98,8 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     doc.table(&table);
     doc.text(&stats::legend());
     doc.text(
-        "The rows run in chapter 8's fixed order within each repeat (one experiment per \
-         repeat), not shuffled.",
+        "The rows take turns in a seeded shuffled order within each repeat, so that a slow \
+         moment of the machine is shared out.",
     );
     let mut out = GroupOutput::new("cpu", doc);
     out.summary(

@@ -20,6 +20,7 @@ use super::load::own_io::{OwnHttp, reactor_label};
 use super::load::registry_process::RegistryProcess;
 use super::load::{self, Plan, Target, histogram, record};
 use super::plot::{Chart, Corner, Series};
+use super::stats;
 use super::{Ctx, GroupOutput, Step};
 
 pub const REGISTRY: Latency = Latency::LongTail {
@@ -83,28 +84,34 @@ fn waits(ctx: &Ctx, step: &mut Step) -> anyhow::Result<Vec<Waits>> {
         requests,
         target: Target::OwnHttp(OwnHttp::new(&service.url())),
     };
-    let mut waits = Vec::new();
-    for variant in Variant::ALL {
-        let mut mean = |plan: &Plan, what: &str| -> anyhow::Result<f64> {
-            let mut means = Vec::new();
-            for _ in 0..step.repeats() {
-                step.next(&format!("{what} of {} ms, {variant}", WAIT.as_millis()));
-                let outcome = load::run(variant, plan)?;
-                if outcome.failures > 0 {
-                    anyhow::bail!("{variant}: {} of the {what}s failed", outcome.failures);
-                }
-                means.push(outcome.latencies.mean() / 1e6);
+    // Per variant, the runs' mean sleep and mean socket wait; the variants take turns in a
+    // seeded shuffled order within each repeat.
+    let mut means: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); Variant::ALL.len()];
+    for (_, i) in stats::schedule(Variant::ALL.len(), step.repeats(), stats::SEED) {
+        let variant = Variant::ALL[i];
+        for (plan, what) in [(&sleep, "a sleep"), (&socket, "a socket wait")] {
+            step.next(&format!("{what} of {} ms, {variant}", WAIT.as_millis()));
+            let outcome = load::run(variant, plan)?;
+            if outcome.failures > 0 {
+                anyhow::bail!("{variant}: {} of the {what}s failed", outcome.failures);
             }
-            Ok(super::doc::median(means))
-        };
-        let sleep = mean(&sleep, "a sleep")?;
-        let socket = mean(&socket, "a socket wait")?;
-        waits.push(Waits {
-            variant,
-            sleep,
-            socket,
-        });
+            let mean = outcome.latencies.mean() / 1e6;
+            if what == "a sleep" {
+                means[i].0.push(mean);
+            } else {
+                means[i].1.push(mean);
+            }
+        }
     }
+    let waits = Variant::ALL
+        .into_iter()
+        .zip(means)
+        .map(|(variant, (sleep, socket))| Waits {
+            variant,
+            sleep: super::doc::median(sleep),
+            socket: super::doc::median(socket),
+        })
+        .collect();
     Ok(waits)
 }
 
@@ -194,14 +201,16 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         }
         let mut rows = vec![("the registry itself".to_string(), nominal, 0)];
         for variant in Variant::ALL {
-            let (mut all, mut failures) = (histogram(), 0);
-            for _ in 0..step.repeats() {
-                step.next(&format!("{}, {variant}", setup.name));
-                let outcome = load::run(variant, &plan)?;
-                all.add(outcome.latencies)?;
-                failures += outcome.failures;
-            }
-            rows.push((who(variant, setup.transport), all, failures));
+            rows.push((who(variant, setup.transport), histogram(), 0));
+        }
+        // The variants take turns in a seeded shuffled order within each repeat.
+        for (_, i) in stats::schedule(Variant::ALL.len(), step.repeats(), stats::SEED) {
+            let variant = Variant::ALL[i];
+            step.next(&format!("{}, {variant}", setup.name));
+            let outcome = load::run(variant, &plan)?;
+            let (_, all, failures) = &mut rows[i + 1];
+            all.add(outcome.latencies)?;
+            *failures += outcome.failures;
         }
         measured.push((setup.name.clone(), rows));
     }

@@ -4,7 +4,9 @@
 //! `book/src/generated/`: the median of the runs with their spread, noisy cells marked, headed
 //! by the machine, the date, the commit, the load and steal before and after (`conditions`)
 //! and the exact command. `claims` turns the figures into verdicts on the article's claims;
-//! `--compare OLD NEW` says which cells of two runs moved by more than their spread. `--quick`
+//! `--compare OLD NEW` says which cells of two runs moved by more than their spread, and with
+//! `--mark` flags NEW's cells more than 10% away from OLD's (the book's run against a second
+//! full run: figures that do not reproduce are marked, and the prose leans on none). `--quick`
 //! measures less, for CI; the book's files come from a full run.
 
 mod build;
@@ -42,6 +44,8 @@ pub struct BenchOptions {
     pub out: Option<PathBuf>,
     /// Instead of measuring: compare the tables of two runs' directories (old, new).
     pub compare: Option<(PathBuf, PathBuf)>,
+    /// With `compare`: mark new's cells more than 10% away from old's (two full runs).
+    pub mark: bool,
 }
 
 /// A measurement group: its name (for `--only` and its files) and what it measures.
@@ -237,7 +241,12 @@ pub fn book_generated_dir() -> PathBuf {
 
 pub fn bench(options: &BenchOptions) -> anyhow::Result<()> {
     if let Some((old, new)) = &options.compare {
-        for line in compare::compare_dirs(old, new)? {
+        let lines = if options.mark {
+            compare::mark_dirs(old, new)?
+        } else {
+            compare::compare_dirs(old, new)?
+        };
+        for line in lines {
             outln!("{line}")?;
         }
         return Ok(());
