@@ -181,7 +181,7 @@ enum Command {
     /// files) and say what to fix.
     Doctor,
     /// Measure every variant on this machine and write the book's tables and plots
-    /// (`book/src/generated/`). About 12 minutes on 2 cores; `--quick` about one.
+    /// (`book/src/generated/`). About 14 minutes on 2 cores; `--quick` about one.
     Bench {
         /// Fewer and shorter runs (for CI and a first look); the book's files come from a full run.
         #[arg(long)]

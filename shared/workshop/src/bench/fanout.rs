@@ -185,10 +185,14 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             (Transport::Http | Transport::OwnHttp, true) => &[1, 16, 256],
         }
     };
-    let rounds = |t: Transport| match (t, ctx.quick) {
-        (_, true) => 5,
-        (Transport::InProcess, false) => 20,
-        (Transport::Http | Transport::OwnHttp, false) => 10,
+    // Requests per worker. At W = 50 ms a round takes ten times as long: fewer of them (the
+    // steady rate counts a worker's partial wait, so a short run is not cut at a burst).
+    let rounds = |t: Transport, w: Duration| match (t, ctx.quick, w >= LATENCIES[1]) {
+        (_, true, _) => 5,
+        (Transport::InProcess, false, false) => 20,
+        (Transport::InProcess, false, true) => 12,
+        (Transport::Http | Transport::OwnHttp, false, false) => 10,
+        (Transport::Http | Transport::OwnHttp, false, true) => 8,
     };
     // In-process runs are cheap: more of them.
     let repeats = |t: Transport| match (t, ctx.quick) {
@@ -227,7 +231,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
             for &concurrency in concurrencies(transport) {
                 let plan = Plan {
                     concurrency,
-                    requests: (concurrency * rounds(transport)) as u64,
+                    requests: (concurrency * rounds(transport, latency)) as u64,
                     target: match &service {
                         Some(s) if transport == Transport::OwnHttp => {
                             Target::OwnHttp(OwnHttp::new(&s.url()))
@@ -269,7 +273,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         &mut step,
         &Plan {
             concurrency: variability_c,
-            requests: (variability_c * rounds(Transport::InProcess)) as u64,
+            requests: (variability_c * rounds(Transport::InProcess, LATENCIES[1])) as u64,
             target: Target::InProcess {
                 latency: variable,
                 seed: 7,
@@ -442,11 +446,14 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
         &ctx.provenance,
         "Requests per second with C in flight, against Little's limit C / W",
         &format!(
-            "Each run makes {} × C requests (in-process) or {} × C (HTTP); {} (in-process) and \
-             {} (HTTP) per cell, the variants taking turns in a seeded shuffled order within \
-             each repeat; in brackets, the share of the limit.",
-            rounds(Transport::InProcess),
-            rounds(Transport::Http),
+            "Each run makes {} × C requests at 5 ms and {} × C at 50 ms in-process, {} × C and \
+             {} × C over HTTP; {} (in-process) and {} (HTTP) per cell, the variants taking \
+             turns in a seeded shuffled order within each repeat; in brackets, the share of \
+             the limit.",
+            rounds(Transport::InProcess, LATENCIES[0]),
+            rounds(Transport::InProcess, LATENCIES[1]),
+            rounds(Transport::Http, LATENCIES[0]),
+            rounds(Transport::Http, LATENCIES[1]),
             runs(repeats(Transport::InProcess)).to_lowercase(),
             runs(repeats(Transport::Http)).to_lowercase()
         ),
