@@ -132,9 +132,11 @@ fn measure(
 ///
 /// Measured twice. One worker alone is the cost at its least disturbed. One worker per core
 /// shows that the workers share nothing in the window (a shared counter of numbers cost 140
-/// ns per request here, its cache line moving between the cores); its figure is CPU time per
-/// request (wall × cores / requests), so a core the runtime left idle counts against the lab
-/// too. The lab's share of a window is worked out from the larger of the two.
+/// ns per request here, its cache line moving between the cores). Both are each worker's
+/// busy time per request (from its first answer to its last: with nothing to wait for it
+/// never idles), so a runtime that runs both workers on one thread, one after the other,
+/// leaves the figure as it is. The lab's share of a window is worked out from the larger of
+/// the two.
 struct Calibration {
     alone: Vec<Sample>,
     shared: Vec<Sample>,
@@ -168,7 +170,7 @@ fn calibrate(ctx: &Ctx, step: &mut Step, repeats: usize) -> anyhow::Result<Calib
                 target: Target::Nothing,
             };
             let outcome = load::run(Variant::ALL[i], &plan)?;
-            sample.push(outcome.wall.as_secs_f64() * workers as f64 / requests as f64);
+            sample.push(outcome.worker_time_per_request);
         }
     }
     Ok(calibration)
@@ -317,7 +319,7 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     for (what, samples) in [
         ("one worker: the lab's cost per request", &calibration.alone),
         (
-            "one worker per core: CPU time per request",
+            "one worker per core: each worker's time per request",
             &calibration.shared,
         ),
     ] {
@@ -471,9 +473,10 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     doc.text(
         "Calibration: each variant's load generator with nothing to wait for. Its time per \
          request is the lab's own (read the clock once, store the latency and the answer's \
-         time in the request's slot), alone, and as CPU time with one worker per core (where a \
-         runtime that leaves a core idle counts that against the lab too). Requests × the \
-         larger of the two (each at its fastest run: a busy machine only ever adds), over a \
+         time in the request's slot), alone, and with one worker per core (each worker's \
+         time from its first answer to its last, per request: nothing in the window is \
+         shared, so this stays the same; a shared counter of request numbers cost 140 ns \
+         here). Requests × the larger of the two (each at its fastest run: a busy machine only ever adds), over a \
          row's timed window × the cores, is the lab's share of that window.",
     );
     doc.table(&calibration_table);

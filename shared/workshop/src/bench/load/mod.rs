@@ -96,6 +96,11 @@ pub struct Outcome {
     /// finished their share wait for the slowest one: a measure of how evenly the model
     /// shares the machine out, not of how many it keeps in flight.
     pub steady_per_second: f64,
+    /// Each worker's time from its first answer to its last, over the requests answered in
+    /// between, all workers together (seconds per request). With nothing to wait for a worker
+    /// is busy throughout, so this is the CPU time the lab spends per request — without the
+    /// time a core sat idle because the runtime ran two workers on one thread.
+    pub worker_time_per_request: f64,
     /// Every request's latency as its worker saw it, in microseconds.
     pub latencies: Histogram<u64>,
     /// Requests that got no usable answer (a refused connection, a 5xx): reported, never
@@ -265,6 +270,19 @@ impl Requests {
         now
     }
 
+    /// After the workers are joined: [`Outcome::worker_time_per_request`].
+    fn worker_time_per_request(&self) -> f64 {
+        let at = |n: u64| self.slots[n as usize].at.load(Ordering::Relaxed);
+        let (mut span, mut requests) = (0u64, 0u64);
+        for share in (0..self.workers).map(|w| self.share(w)) {
+            if share.end - share.start >= 2 {
+                span += at(share.end - 1).saturating_sub(at(share.start));
+                requests += share.end - share.start - 1;
+            }
+        }
+        span as f64 / 1e9 / requests.max(1) as f64
+    }
+
     /// After the workers are joined: the last answer's time (the window's end), and the rate
     /// with every worker busy (see [`Outcome::steady_per_second`]).
     fn window(&self) -> (u64, f64) {
@@ -362,6 +380,7 @@ impl Clock {
         let (last, steady_per_second) = requests.window();
         Outcome {
             steady_per_second,
+            worker_time_per_request: requests.worker_time_per_request(),
             wall: Duration::from_nanos(last),
             setup: started.saturating_duration_since(self.spawned),
             cpu,
@@ -522,17 +541,19 @@ mod tests {
                     .at
                     .store(ms * 1_000_000, Ordering::Relaxed);
             }
-            requests.window()
+            (requests.window(), requests.worker_time_per_request())
         };
         // Answers in bursts, every 10 ms: the rate is C / W exactly, not cut at a burst.
-        let (last, steady) = answer_at(&[10, 20, 10, 20]);
+        let ((last, steady), _) = answer_at(&[10, 20, 10, 20]);
         assert_eq!(last, 20_000_000);
         assert!((steady - 200.0).abs() < 1e-6, "{steady}");
         // Worker 1 is slower: when worker 0 is done (20 ms), worker 1 has one answer and half
         // of its second wait: 3.5 answers in 20 ms.
-        let (last, steady) = answer_at(&[10, 20, 10, 30]);
+        let ((last, steady), per_request) = answer_at(&[10, 20, 10, 30]);
         assert_eq!(last, 30_000_000);
         assert!((steady - 175.0).abs() < 1e-6, "{steady}");
+        // Each worker's own time between its answers: 10 ms and 20 ms, for one request each.
+        assert!((per_request - 0.015).abs() < 1e-12, "{per_request}");
         // A failure is left out of the rate, in proportion.
         let requests = Requests::new(&Plan {
             concurrency: 1,
