@@ -12,6 +12,8 @@ use super::doc::{bytes, rate};
 /// What the groups measured that a claim needs. Each group fills its own part.
 #[derive(Debug, Default, Clone)]
 pub struct Facts {
+    /// The lab's own cost, at most, in % of a timed window (fan-out's calibration).
+    pub lab_cost: Option<f64>,
     pub throughput: Option<Throughput>,
     pub fan_out: Vec<FanOut>,
     pub variability: Option<Variability>,
@@ -21,6 +23,7 @@ pub struct Facts {
 impl Facts {
     /// Adds what another group measured.
     pub fn merge(&mut self, other: Facts) {
+        self.lab_cost = other.lab_cost.or(self.lab_cost.take());
         self.throughput = other.throughput.or(self.throughput.take());
         if !other.fan_out.is_empty() {
             self.fan_out = other.fan_out;

@@ -84,6 +84,9 @@ pub fn change(old: &Figure, new: &Figure) -> Change {
 /// How far apart (in %) the same cell of two full runs may be and still agree.
 pub const AGREE_PERCENT: f64 = 10.0;
 
+/// The goals table's first column: its cells are not marked.
+const GOALS_HEADER: &str = "the lab's goal";
+
 /// The mark for a cell two full runs disagree on.
 pub const DISAGREE: &str = "‡";
 
@@ -219,6 +222,12 @@ pub fn mark_text(old: &str, new: &str, other: &str) -> (String, usize, usize) {
             out.push('\n');
             continue;
         };
+        // The goals judge this run; their figures are not a measurement to reproduce.
+        if columns.first().map(String::as_str) == Some(GOALS_HEADER) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
         let old_row = old_tables
             .get(table)
             .filter(|t| t.first() == Some(columns))
@@ -284,6 +293,35 @@ pub fn mark_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
         "{marked} of {compared} cell(s) are more than {AGREE_PERCENT:.0}% away from the other \
          run's and are marked {DISAGREE}."
     ));
+    // The summary's goal that two full runs agree: now it is known.
+    let summary = new.join("summary.md");
+    if let Ok(text) = std::fs::read_to_string(&summary) {
+        let other = std::fs::read_to_string(old.join("summary.md"))
+            .ok()
+            .and_then(|t| provenance_of(&t))
+            .unwrap_or_else(|| old.display().to_string());
+        let row = super::goals::agreement_row(marked, compared, &other);
+        let prefix = format!("| {}", super::goals::AGREEMENT);
+        if text.lines().any(|l| l.starts_with(&prefix)) {
+            let updated: String = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with(&prefix) {
+                        row.as_str()
+                    } else {
+                        l
+                    }
+                })
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            std::fs::write(&summary, updated)
+                .with_context(|| format!("writing {}", summary.display()))?;
+            super::doc::check_markdown(&summary)?;
+            lines.push(format!(
+                "summary.md: the agreement goal's row filled in: {row}"
+            ));
+        }
+    }
     Ok(lines)
 }
 

@@ -192,9 +192,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     let rounds = |t: Transport, w: Duration| match (t, ctx.quick, w >= LATENCIES[1]) {
         (_, true, _) => 5,
         (Transport::InProcess, false, false) => 20,
-        (Transport::InProcess, false, true) => 12,
-        (Transport::Http | Transport::OwnHttp, false, false) => 10,
-        (Transport::Http | Transport::OwnHttp, false, true) => 8,
+        (Transport::InProcess, false, true) => 10,
+        (Transport::Http | Transport::OwnHttp, false, false) => 8,
+        (Transport::Http | Transport::OwnHttp, false, true) => 6,
     };
     // In-process runs are cheap: more of them.
     let repeats = |t: Transport| match (t, ctx.quick) {
@@ -673,6 +673,11 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
                 .fold(0.0, f64::max);
             format!("{worst:.2}%")
         }),
+    );
+    out.facts.lab_cost = Some(
+        worst_overhead(Transport::InProcess)
+            .max(worst_overhead(Transport::Http))
+            .max(worst_overhead(Transport::OwnHttp)),
     );
     out.facts.fan_out = points
         .iter()

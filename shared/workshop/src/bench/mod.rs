@@ -18,6 +18,7 @@ mod connections;
 mod cpu;
 pub mod doc;
 mod fanout;
+mod goals;
 mod latency;
 mod load;
 mod memory;
@@ -376,6 +377,11 @@ fn measure(options: &BenchOptions, groups: &[&Group], out_dir: &Path) -> anyhow:
         );
         doc.table(&summary);
         doc.text(claims::TIMER_CAVEAT);
+        doc.text(
+            "The lab's own goals: what it promises about its measurements, judged from this \
+             run's figures (`bench/goals.rs`).",
+        );
+        doc.table(&goals::table(&facts, started.elapsed(), options.quick));
         let path = out_dir.join("summary.md");
         std::fs::write(&path, doc.into_string())
             .with_context(|| format!("writing {}", path.display()))?;
