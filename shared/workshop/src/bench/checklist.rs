@@ -50,6 +50,49 @@ pub fn snippets(doc: &mut Doc, rows: &[SummaryRow]) {
     }
 }
 
+/// The checklist's text with a `mark` after every figure the summary (`summary`, its markdown)
+/// carries that mark on (`bench --compare --mark` marks the summary's table; the snippets say
+/// the same figures in sentences); and how many figures it marked.
+pub fn mark(text: &str, summary: &str, mark: &str) -> (String, usize) {
+    let mut text = text.to_string();
+    let mut marked = 0;
+    for line in summary.lines().filter(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split(" | ")
+            .map(str::trim)
+            .collect();
+        let [group, measure, figures @ ..] = cells.as_slice() else {
+            continue;
+        };
+        for (variant, cell) in VARIANTS.iter().zip(figures) {
+            let Some(value) = cell.strip_suffix(mark).map(str::trim_end) else {
+                continue;
+            };
+            let opening = format!("*Measured in this run ({group}):* ");
+            let Some(start) = text.find(&opening) else {
+                continue;
+            };
+            let end = text[start..].find('\n').map_or(text.len(), |e| start + e);
+            let Some(clause) = text[start..end].find(&format!("{measure}: ")) else {
+                continue;
+            };
+            let figure = format!("{variant} {value}");
+            let from = start + clause;
+            let Some(at) = text[from..end].find(&figure) else {
+                continue;
+            };
+            let after = from + at + figure.len();
+            if !text[after..].starts_with(&format!(" {mark}")) {
+                text.insert_str(after, &format!(" {mark}"));
+                marked += 1;
+            }
+        }
+    }
+    (text, marked)
+}
+
 /// Checks the written file: the lab's header, at least one snippet, and every `ANCHOR: x`
 /// closed by its `ANCHOR_END: x` before the next one opens (an unclosed anchor would make
 /// mdBook include the rest of the file). Returns how many snippets it holds.
@@ -130,5 +173,28 @@ mod tests {
             "one line between the anchors: {between:?}"
         );
         assert!(!fan_out.contains("RSS per task"));
+    }
+
+    #[test]
+    fn a_figure_marked_in_the_summary_is_marked_in_its_snippet_once() {
+        let summary = "| group | measure | sync | tokio | async-std | smol |\n| --- | --- | --- | --- | --- | --- |\n| fan-out | share: C = 4096 | 84% | 96% ‡ | 99% | 99% |\n| cpu | late | 0.3 ms ‡ | 9 ms | 9 ms | 9 ms |\n";
+        let text = "<!-- ANCHOR: fan-out -->\n*Measured in this run (fan-out):* other: sync 96% · tokio 96% · async-std 1% · smol 1%; share: C = 4096: sync 84% · tokio 96% · async-std 99% · smol 99%.\n<!-- ANCHOR_END: fan-out -->\n<!-- ANCHOR: cpu -->\n*Measured in this run (cpu):* late: sync 0.3 ms · tokio 9 ms · async-std 9 ms · smol 9 ms.\n<!-- ANCHOR_END: cpu -->\n";
+        let (marked, count) = mark(text, summary, "‡");
+        assert_eq!(count, 2, "{marked}");
+        // The clause of the marked measure, not the first "tokio 96%" of the line.
+        assert!(
+            marked.contains("other: sync 96% · tokio 96% · async-std"),
+            "{marked}"
+        );
+        assert!(
+            marked.contains("share: C = 4096: sync 84% · tokio 96% ‡ · async-std 99%"),
+            "{marked}"
+        );
+        assert!(
+            marked.contains("late: sync 0.3 ms ‡ · tokio 9 ms"),
+            "{marked}"
+        );
+        let (again, count) = mark(&marked, summary, "‡");
+        assert_eq!((again.as_str(), count), (marked.as_str(), 0));
     }
 }

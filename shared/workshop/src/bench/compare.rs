@@ -193,8 +193,8 @@ fn split_row(line: &str) -> Vec<String> {
 }
 
 /// NEW's text with a [`DISAGREE`] mark on every cell more than [`AGREE_PERCENT`] away from
-/// OLD's, and a line saying what the mark means (naming `other`, OLD's run) if any was
-/// marked; and how many were (of how many compared).
+/// OLD's, and a line saying what the mark means (naming `other`, OLD's run) if any is; and
+/// how many are (marked now or before: marking twice changes nothing), of how many compared.
 pub fn mark_text(old: &str, new: &str, other: &str) -> (String, usize, usize) {
     let old_tables = tables(old);
     let (mut marked, mut compared) = (0, 0);
@@ -244,17 +244,20 @@ pub fn mark_text(old: &str, new: &str, other: &str) -> (String, usize, usize) {
                 continue;
             };
             compared += 1;
-            if disagree(&fa, &fb) && !b.ends_with(DISAGREE) {
+            if disagree(&fa, &fb) {
                 marked += 1;
-                row[i] = format!("{b} {DISAGREE}");
+                if !b.ends_with(DISAGREE) {
+                    row[i] = format!("{b} {DISAGREE}");
+                }
             }
         }
         out.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    if marked > 0 {
+    let legend = format!("\n{DISAGREE}: this cell and the same cell of a second full run");
+    if marked > 0 && !out.contains(&legend) {
         out.push_str(&format!(
-            "\n{DISAGREE}: this cell and the same cell of a second full run ({other}) are more \
-             than {AGREE_PERCENT:.0}% apart: the figure does not reproduce; do not lean on it.\n"
+            "{legend} ({other}) are more than {AGREE_PERCENT:.0}% apart: the figure does not \
+             reproduce; do not lean on it.\n"
         ));
     }
     (out, marked, compared)
@@ -276,7 +279,7 @@ pub fn mark_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
             .with_context(|| format!("reading {}", path.display()))?;
         let other = provenance_of(&old_text).unwrap_or_else(|| old.display().to_string());
         let (text, m, c) = mark_text(&old_text, &new_text, &other);
-        if m > 0 {
+        if text != new_text {
             std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
             // The marked file must still pass the check its run passed.
             if name == "checklist.md" {
@@ -284,6 +287,8 @@ pub fn mark_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
             } else {
                 super::doc::check_markdown(&path)?;
             }
+        }
+        if m > 0 {
             lines.push(format!("{name}: {m} of {c} cell(s) marked {DISAGREE}"));
         }
         marked += m;
@@ -293,8 +298,30 @@ pub fn mark_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
         "{marked} of {compared} cell(s) are more than {AGREE_PERCENT:.0}% away from the other \
          run's and are marked {DISAGREE}."
     ));
+    // The checklist says the summary's figures in sentences: the same marks.
+    let (summary, checklist) = (new.join("summary.md"), new.join("checklist.md"));
+    if let (Ok(summary_text), Ok(checklist_text)) = (
+        std::fs::read_to_string(&summary),
+        std::fs::read_to_string(&checklist),
+    ) {
+        let (text, m) = super::checklist::mark(&checklist_text, &summary_text, DISAGREE);
+        if m > 0 {
+            let legend = format!(
+                "\n{DISAGREE}: this figure and the same figure of a second full run (named in \
+                 summary.md) are more than {AGREE_PERCENT:.0}% apart: do not lean on it.\n"
+            );
+            let text = if text.contains(&legend) {
+                text
+            } else {
+                text + &legend
+            };
+            std::fs::write(&checklist, text)
+                .with_context(|| format!("writing {}", checklist.display()))?;
+            super::checklist::check(&checklist)?;
+            lines.push(format!("checklist.md: {m} figure(s) marked {DISAGREE}"));
+        }
+    }
     // The summary's goal that two full runs agree: now it is known.
-    let summary = new.join("summary.md");
     if let Ok(text) = std::fs::read_to_string(&summary) {
         let other = std::fs::read_to_string(old.join("summary.md"))
             .ok()
@@ -469,10 +496,10 @@ mod tests {
         );
         assert!(text.contains("| 16 | 1.2 ms | 2.5 ms ‡ |"), "{text}");
         assert!(text.ends_with("(commit `aaa`) are more than 10% apart: the figure does not reproduce; do not lean on it.\n"), "{text}");
-        // Marking again adds nothing.
+        // Marking again changes nothing, and still counts the cells that disagree.
         let (again, marked, _) = mark_text(old, &text, "commit `aaa`");
-        assert_eq!(marked, 0);
-        assert_eq!(again.matches('‡').count(), text.matches('‡').count());
+        assert_eq!(marked, 3);
+        assert_eq!(again, text);
         // Two runs that agree leave the file as it was.
         let (same, marked, _) = mark_text(old, old, "commit `aaa`");
         assert_eq!((same.as_str(), marked), (old, 0));
