@@ -390,10 +390,11 @@ pub const TIMER_CAVEAT: &str = "Timer granularity: tokio's timer rounds a sleep 
     wait on a socket instead.";
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn point(concurrency: usize, share: [f64; 4]) -> FanOut {
+    /// An in-process fan-out point at W = 50 ms (the goals' tests use it too).
+    pub(crate) fn point(concurrency: usize, share: [f64; 4]) -> FanOut {
         FanOut {
             in_process: true,
             latency: Duration::from_millis(50),

@@ -263,9 +263,9 @@ pub fn mark_text(old: &str, new: &str, other: &str) -> (String, usize, usize) {
     (out, marked, compared)
 }
 
-/// Marks every markdown file of `new` against the same file of `old` ([`mark_text`]); returns
-/// the report's lines. A file whose tables are already marked is marked again from scratch
-/// only if its earlier marks are removed first: a mark is never added twice.
+/// Marks every markdown file of `new` against the same file of `old` ([`mark_text`]), the
+/// checklist's sentences as the summary's cells, and fills in the summary's agreement goal;
+/// returns the report's lines. Marking twice changes nothing.
 pub fn mark_dirs(old: &Path, new: &Path) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     let (mut marked, mut compared) = (0, 0);

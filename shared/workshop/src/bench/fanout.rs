@@ -476,8 +476,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
          time in the request's slot), alone, and with one worker per core (each worker's \
          time from its first answer to its last, per request: nothing in the window is \
          shared, so this stays the same; a shared counter of request numbers cost 140 ns \
-         here). Requests × the larger of the two (each at its fastest run: a busy machine only ever adds), over a \
-         row's timed window × the cores, is the lab's share of that window.",
+         here). Requests × the larger of the two (each at its fastest run: a busy machine \
+         only ever adds), over a row's timed window × the cores, is the lab's share of that \
+         window.",
     );
     doc.table(&calibration_table);
     doc.text(&format!(
@@ -519,9 +520,9 @@ pub fn run(ctx: &mut Ctx) -> anyhow::Result<GroupOutput> {
     doc.text(&format!(
         "CPU use in the timed window (user + system time over wall time × {} cores, from \
          `/proc`'s 10 ms ticks; — where the window was under {} ms). Over HTTP the registry \
-         service runs in a process of its own: its CPU time is the server's figure. In brackets, how \
-         busy the whole machine was (every process, `/proc/stat`): a model is machine-bound \
-         only where that nears 100%.",
+         service runs in a process of its own: its CPU time is the server's figure. In \
+         brackets, how busy the whole machine was (every process, `/proc/stat`): a model is \
+         machine-bound only where that nears 100%.",
         ctx.provenance.cores,
         CPU_WINDOW.as_millis()
     ));

@@ -99,18 +99,7 @@ pub fn agreement_row(marked: usize, compared: usize, other: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::claims::FanOut;
-
-    fn point(concurrency: usize, share: [f64; 4]) -> FanOut {
-        FanOut {
-            in_process: true,
-            latency: Duration::from_millis(50),
-            concurrency,
-            share: share.to_vec(),
-            noisy: vec![false; 4],
-            client_cpu: vec![f64::NAN; 4],
-        }
-    }
+    use crate::bench::claims::tests::point;
 
     #[test]
     fn each_goal_is_judged_from_what_the_run_measured() {

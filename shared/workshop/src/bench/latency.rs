@@ -86,27 +86,25 @@ fn waits(ctx: &Ctx, step: &mut Step) -> anyhow::Result<Vec<Waits>> {
     };
     // Per variant, the runs' mean sleep and mean socket wait; the variants take turns in a
     // seeded shuffled order within each repeat.
-    let mut means: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); Variant::ALL.len()];
+    let mut means: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; Variant::ALL.len()];
     for (_, i) in stats::schedule(Variant::ALL.len(), step.repeats(), stats::SEED) {
         let variant = Variant::ALL[i];
-        for (plan, what) in [(&sleep, "a sleep"), (&socket, "a socket wait")] {
+        for (k, (plan, what)) in [(&sleep, "a sleep"), (&socket, "a socket wait")]
+            .into_iter()
+            .enumerate()
+        {
             step.next(&format!("{what} of {} ms, {variant}", WAIT.as_millis()));
             let outcome = load::run(variant, plan)?;
             if outcome.failures > 0 {
                 anyhow::bail!("{variant}: {} of the {what}s failed", outcome.failures);
             }
-            let mean = outcome.latencies.mean() / 1e6;
-            if what == "a sleep" {
-                means[i].0.push(mean);
-            } else {
-                means[i].1.push(mean);
-            }
+            means[i][k].push(outcome.latencies.mean() / 1e6);
         }
     }
     let waits = Variant::ALL
         .into_iter()
         .zip(means)
-        .map(|(variant, (sleep, socket))| Waits {
+        .map(|(variant, [sleep, socket])| Waits {
             variant,
             sleep: super::doc::median(sleep),
             socket: super::doc::median(socket),

@@ -49,8 +49,8 @@ use smol::lock::{RwLock, RwLockWriteGuard};
 /// What one request is.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// No wait: take a number, read the clock, record. What is left is the lab's own cost per
-    /// request, in the calibration row.
+    /// No wait: read the clock, record. What is left is the lab's own cost per request, in
+    /// the calibration rows.
     Nothing,
     /// Wait `latency.sample(seed, n)` for request `n`, in-process.
     InProcess { latency: Latency, seed: u64 },
@@ -255,7 +255,7 @@ impl Requests {
 
     /// Records request `n`, asked at `asked`: its latency if `answered`, else a failure.
     /// Returns the time it read: the worker's next request starts there (one clock read per
-    /// request, not two; the next number is taken in between, which is the lab's own cost).
+    /// request, not two).
     pub fn done(&self, n: u64, asked: Instant, answered: bool) -> Instant {
         let now = Instant::now();
         let latency = if answered {
@@ -270,9 +270,14 @@ impl Requests {
         now
     }
 
+    /// When request `n`'s answer came (see [`Slot::at`]); read after the workers are joined.
+    fn answered_at(&self, n: u64) -> u64 {
+        self.slots[n as usize].at.load(Ordering::Relaxed)
+    }
+
     /// After the workers are joined: [`Outcome::worker_time_per_request`].
     fn worker_time_per_request(&self) -> f64 {
-        let at = |n: u64| self.slots[n as usize].at.load(Ordering::Relaxed);
+        let at = |n| self.answered_at(n);
         let (mut span, mut requests) = (0u64, 0u64);
         for share in (0..self.workers).map(|w| self.share(w)) {
             if share.end - share.start >= 2 {
@@ -286,7 +291,7 @@ impl Requests {
     /// After the workers are joined: the last answer's time (the window's end), and the rate
     /// with every worker busy (see [`Outcome::steady_per_second`]).
     fn window(&self) -> (u64, f64) {
-        let at = |n: u64| self.slots[n as usize].at.load(Ordering::Relaxed);
+        let at = |n| self.answered_at(n);
         let last = (0..self.total).map(at).max().unwrap_or(0);
         let shares = || {
             (0..self.workers)
